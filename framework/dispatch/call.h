@@ -1,0 +1,55 @@
+// Call: one decoded request on its way from an I/O thread to a worker and
+// back. It knows nothing of sockets: the layer that made it (server/)
+// decides what complete() does, typically "post the reply to my
+// connection's I/O thread".
+//
+// Ownership: the Call is owned by whoever holds the unique_ptr: the I/O
+// thread, then the worker queue, then the worker. Exactly one of complete()
+// or abandon() is called, once, after which the Call is destroyed.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "framework/dispatch/call_context.h"
+#include "framework/transport/wire.h"
+
+namespace thrum::dispatch {
+
+class Call {
+ public:
+  Call(transport::Protocol protocol, transport::MessageHeader header, std::string request,
+       std::shared_ptr<const ConnectionInfo> connection, size_t reply_headroom = 0)
+      : protocol_(protocol),
+        reply_headroom_(reply_headroom),
+        header_(std::move(header)),
+        request_(std::move(request)),
+        context_(std::move(connection), header_.name, header_.seqid, CallContext::Clock::now()) {}
+  virtual ~Call() = default;
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
+  transport::Protocol protocol() const { return protocol_; }
+  const transport::MessageHeader& header() const { return header_; }
+  bool oneway() const { return header_.type == transport::MessageType::kOneway; }
+  const std::string& request() const { return request_; }
+  const CallContext& context() const { return context_; }
+  // Bytes the reply should leave free in front of the message, for the
+  // transport's own header (a frame length), so it is written in one piece.
+  size_t replyHeadroom() const { return reply_headroom_; }
+
+  // The call ran. `reply` is replyHeadroom() bytes of headroom followed by
+  // the encoded reply message; empty for a oneway call. Runs on the worker thread.
+  virtual void complete(std::string reply) = 0;
+  // The call will never run (the pool stopped before it was dequeued).
+  virtual void abandon() = 0;
+
+ private:
+  transport::Protocol protocol_;
+  size_t reply_headroom_;
+  transport::MessageHeader header_;
+  std::string request_;
+  CallContext context_;  // points into header_, so declared after it
+};
+
+}  // namespace thrum::dispatch

@@ -1,0 +1,65 @@
+// CallContext: what a handler may know about the call it is serving.
+//
+//   void BenchHandler::ping() {
+//     const thrum::CallContext* call = thrum::CallContext::current();
+//     spdlog::info("ping from {} on connection {}", call->peer(), call->connectionId());
+//   }
+//
+// current() is non-null only on a worker thread while it runs a call, and
+// the pointer is valid until the handler returns.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace thrum {
+
+// Facts fixed for a connection's whole life, shared by all its calls.
+struct ConnectionInfo {
+  uint64_t id = 0;   // unique within the process, never reused
+  std::string peer;  // "ADDR:PORT" of the client as the server saw it
+};
+
+class CallContext {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  CallContext(std::shared_ptr<const ConnectionInfo> connection, std::string_view method,
+              int32_t seqid, Clock::time_point arrived)
+      : connection_(std::move(connection)), method_(method), seqid_(seqid), arrived_(arrived) {}
+
+  // The call running on this thread, or null outside a call.
+  static const CallContext* current();
+
+  const std::string& peer() const { return connection_->peer; }
+  uint64_t connectionId() const { return connection_->id; }
+  // The method as the client named it ("Service:method" when multiplexed).
+  std::string_view method() const { return method_; }
+  int32_t seqid() const { return seqid_; }
+  // When the I/O thread had read the whole request.
+  Clock::time_point arrived() const { return arrived_; }
+
+ private:
+  friend class ScopedCallContext;
+  std::shared_ptr<const ConnectionInfo> connection_;
+  std::string_view method_;  // points into the Call's header
+  int32_t seqid_;
+  Clock::time_point arrived_;
+};
+
+// Makes `context` current() on this thread for its own lifetime.
+class ScopedCallContext {
+ public:
+  explicit ScopedCallContext(const CallContext& context);
+  ~ScopedCallContext();
+  ScopedCallContext(const ScopedCallContext&) = delete;
+  ScopedCallContext& operator=(const ScopedCallContext&) = delete;
+
+ private:
+  const CallContext* previous_;
+};
+
+}  // namespace thrum

@@ -1,0 +1,86 @@
+#include "framework/dispatch/worker_pool.h"
+
+#include <string>
+
+#include <pthread.h>
+
+namespace thrum::dispatch {
+
+WorkerPool::WorkerPool(Dispatcher& dispatcher, Metrics& metrics, WorkerPoolOptions options)
+    : dispatcher_(dispatcher),
+      options_(options),
+      queue_depth_(metrics.gauge("workers.queued")),
+      busy_(metrics.gauge("workers.busy")),
+      abandoned_(metrics.counter("calls.abandoned")) {
+  if (options_.threads == 0) options_.threads = 1;
+}
+
+WorkerPool::~WorkerPool() {
+  stop();
+}
+
+void WorkerPool::start() {
+  for (size_t i = 0; i < options_.threads; ++i) {
+    threads_.emplace_back([this, i] {
+      std::string name = "thrum-worker-" + std::to_string(i);
+      pthread_setname_np(pthread_self(), name.c_str());
+      workerLoop();
+    });
+  }
+}
+
+bool WorkerPool::trySubmit(std::unique_ptr<Call>& call) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || queue_.size() >= options_.queue_capacity) return false;
+    queue_.push_back(std::move(call));
+    queue_depth_.add(1);
+  }
+  ready_.notify_one();
+  return true;
+}
+
+void WorkerPool::workerLoop() {
+  for (;;) {
+    std::unique_ptr<Call> call;
+    {
+      std::unique_lock lock(mu_);
+      ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left that may run
+      call = std::move(queue_.front());
+      queue_.pop_front();
+      queue_depth_.add(-1);
+    }
+    busy_.add(1);
+    std::string reply = dispatcher_.run(*call);
+    busy_.add(-1);
+    call->complete(std::move(reply));
+  }
+}
+
+void WorkerPool::stop() {
+  std::deque<std::unique_ptr<Call>> dropped;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    dropped.swap(queue_);
+    queue_depth_.add(-static_cast<int64_t>(dropped.size()));
+  }
+  ready_.notify_all();
+  // Abandon outside the lock: abandon() may post to other threads.
+  for (auto& call : dropped) {
+    abandoned_.inc();
+    call->abandon();
+  }
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+size_t WorkerPool::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+}  // namespace thrum::dispatch

@@ -1,0 +1,279 @@
+#include "framework/server/connection.h"
+
+#include <array>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "framework/dispatch/call.h"
+#include "framework/server/server_core.h"
+#include "framework/transport/application_error.h"
+
+namespace thrum::server {
+
+namespace asio = boost::asio;
+using transport::Framing;
+
+namespace {
+
+// Reads land here first, so an idle connection needs no buffer of its own.
+constexpr size_t kScratchBytes = 64 * 1024;
+// Reads per readiness event before yielding to the thread's other connections.
+constexpr int kReadsPerWakeup = 4;
+
+std::span<uint8_t> scratch() {
+  thread_local std::unique_ptr<uint8_t[]> buffer(new uint8_t[kScratchBytes]);
+  return {buffer.get(), kScratchBytes};
+}
+
+std::string peerOf(const asio::ip::tcp::socket& socket) {
+  boost::system::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return "unknown";
+  if (ep.address().is_v6())
+    return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// The call as the worker pool sees it; completing it posts the reply back to
+// the connection's I/O thread.
+class ConnectionCall final : public dispatch::Call {
+ public:
+  ConnectionCall(transport::Protocol protocol, transport::InboundMessage message,
+                 std::shared_ptr<const ConnectionInfo> info, size_t headroom,
+                 std::shared_ptr<Connection> connection, uint64_t slot)
+      : Call(protocol, std::move(message.header), std::move(message.bytes), std::move(info),
+             headroom),
+        connection_(std::move(connection)),
+        slot_(slot) {}
+
+  void complete(std::string reply) override { post(std::move(reply), false); }
+  void abandon() override {
+    // The pool stopped before the call ran. The request was read whole, so
+    // the client is owed an answer rather than silence.
+    std::string reply;
+    if (!oneway()) {
+      reply = std::string(replyHeadroom(), '\0') +
+              transport::encodeApplicationException(
+                  protocol(), header().name, header().seqid,
+                  apache::thrift::TApplicationException::INTERNAL_ERROR,
+                  "thrum: server shutting down; call not run");
+    }
+    post(std::move(reply), true);
+  }
+
+ private:
+  void post(std::string reply, bool abandoned) {
+    auto executor = connection_->executor();
+    asio::post(executor,
+               [c = std::move(connection_), slot = slot_, reply = std::move(reply),
+                abandoned]() mutable { c->onCallDone(slot, std::move(reply), abandoned); });
+  }
+
+  std::shared_ptr<Connection> connection_;
+  uint64_t slot_;
+};
+
+}  // namespace
+
+Connection::Connection(asio::ip::tcp::socket socket, ServerCore& core)
+    : socket_(std::move(socket)), core_(core), reader_(core.options.max_message_bytes) {
+  auto info = std::make_shared<ConnectionInfo>();
+  info->id = core_.next_connection_id.fetch_add(1, std::memory_order_relaxed);
+  info->peer = peerOf(socket_);
+  info_ = std::move(info);
+}
+
+void Connection::start() {
+  core_.accepted.inc();
+  core_.open.add(1);
+  boost::system::error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);
+  if (!core_.registry.add(id(), weak_from_this())) {
+    close("shutdown");
+    return;
+  }
+  spdlog::debug("connection {} from {} open", id(), info_->peer);
+  doWaitReadable();
+}
+
+void Connection::doWaitReadable() {
+  reading_ = true;
+  socket_.async_wait(
+      asio::ip::tcp::socket::wait_read,
+      [self = shared_from_this()](const boost::system::error_code& ec) { self->onReadable(ec); });
+}
+
+void Connection::onReadable(const boost::system::error_code& wait_ec) {
+  reading_ = false;
+  if (closed_) return;
+  if (wait_ec) {
+    if (wait_ec == asio::error::operation_aborted) return maybeClose();  // drain cancelled it
+    return close("io_error");
+  }
+
+  std::span<uint8_t> buf = scratch();
+  std::vector<transport::InboundMessage> messages;
+  for (int i = 0; i < kReadsPerWakeup; ++i) {
+    boost::system::error_code ec;
+    size_t n = socket_.read_some(asio::buffer(buf.data(), buf.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec == asio::error::eof) {
+      transport::WireErrc err = reader_.finish();
+      return close(err == transport::WireErrc::kOk ? "peer_closed" : shortName(err));
+    }
+    if (ec) return close("io_error");
+
+    messages.clear();
+    transport::WireErrc err = reader_.feed(buf.first(n), messages);
+    for (auto& m : messages) submit(std::move(m));
+    if (err != transport::WireErrc::kOk) {
+      // Requests before the bad bytes were well-formed: answer them, then close.
+      spdlog::info("connection {} from {}: {}; closing", id(), info_->peer,
+                   make_error_code(err).message());
+      return closeWhenDone(shortName(err));
+    }
+    if (n < buf.size() || !wantRead()) break;
+  }
+  if (wantRead()) doWaitReadable();
+}
+
+bool Connection::wantRead() const {
+  return !closed_ && !draining_ && close_reason_.empty() &&
+         in_flight_ < core_.options.max_in_flight_per_connection;
+}
+
+size_t Connection::headroom() const {
+  return reader_.format()->framing == Framing::kFramed ? 4 : 0;
+}
+
+void Connection::submit(transport::InboundMessage message) {
+  core_.calls_received.inc();
+  transport::Protocol protocol = reader_.format()->protocol;
+  bool oneway = message.header.type == transport::MessageType::kOneway;
+  uint64_t slot = kNoSlot;
+  if (!oneway) {
+    slot = first_slot_ + slots_.size();
+    slots_.emplace_back();
+  }
+  std::unique_ptr<dispatch::Call> call = std::make_unique<ConnectionCall>(
+      protocol, std::move(message), info_, headroom(), shared_from_this(), slot);
+  if (core_.pool.trySubmit(call)) {
+    ++in_flight_;
+    return;
+  }
+  core_.rejected_overloaded.inc();
+  if (oneway) {
+    core_.oneway_dropped.inc();  // a oneway call has no way to hear "no"
+    return;
+  }
+  fillSlot(slot,
+           errorReply(call->header(), apache::thrift::TApplicationException::INTERNAL_ERROR,
+                      "thrum: server overloaded: worker queue full (" +
+                          std::to_string(core_.pool.capacity()) + " calls waiting); retry later"));
+}
+
+std::string Connection::errorReply(const transport::MessageHeader& header, int type,
+                                   std::string_view message) const {
+  return std::string(headroom(), '\0') + transport::encodeApplicationException(
+                                             reader_.format()->protocol, header.name, header.seqid,
+                                             static_cast<transport::AppErrorType>(type), message);
+}
+
+void Connection::onCallDone(uint64_t slot, std::string reply, bool /*abandoned*/) {
+  --in_flight_;
+  if (closed_) {
+    if (slot != kNoSlot) core_.replies_dropped.inc();
+    return;
+  }
+  if (slot != kNoSlot) fillSlot(slot, std::move(reply));
+  if (!reading_ && wantRead()) doWaitReadable();
+  maybeClose();
+}
+
+void Connection::fillSlot(uint64_t slot, std::string reply) {
+  Slot& s = slots_[slot - first_slot_];
+  s.ready = true;
+  s.reply = std::move(reply);
+  if (reader_.format()->framing == Framing::kFramed) {
+    uint32_t len = static_cast<uint32_t>(s.reply.size() - 4);
+    s.reply[0] = static_cast<char>(len >> 24);
+    s.reply[1] = static_cast<char>(len >> 16);
+    s.reply[2] = static_cast<char>(len >> 8);
+    s.reply[3] = static_cast<char>(len);
+  }
+  doWrite();
+}
+
+void Connection::doWrite() {
+  if (writing_now_ || closed_) return;
+  size_t ready = 0;
+  while (ready < slots_.size() && slots_[ready].ready) ++ready;
+  if (ready == 0) return;
+  for (size_t i = 0; i < ready; ++i) writing_.push_back(std::move(slots_[i].reply));
+  slots_.erase(slots_.begin(), slots_.begin() + static_cast<ptrdiff_t>(ready));
+  first_slot_ += ready;
+  write_buffers_.clear();
+  for (const auto& r : writing_) write_buffers_.push_back(asio::buffer(r));
+  writing_now_ = true;
+  asio::async_write(socket_, write_buffers_,
+                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                      self->onWrite(ec);
+                    });
+}
+
+void Connection::onWrite(const boost::system::error_code& ec) {
+  writing_now_ = false;
+  if (closed_) return;
+  if (ec) {
+    core_.replies_dropped.inc(writing_.size());
+    writing_.clear();
+    return close("io_error");
+  }
+  core_.replies_written.inc(writing_.size());
+  writing_.clear();
+  doWrite();
+  maybeClose();
+}
+
+void Connection::drain() {
+  if (closed_) return;
+  draining_ = true;
+  if (reading_) {
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);  // the wait completes with operation_aborted
+  }
+  maybeClose();
+}
+
+void Connection::closeWhenDone(std::string_view reason) {
+  close_reason_ = reason;
+  maybeClose();
+}
+
+void Connection::maybeClose() {
+  if (closed_ || (!draining_ && close_reason_.empty())) return;
+  if (in_flight_ == 0 && !writing_now_ && slots_.empty()) {
+    close(close_reason_.empty() ? "shutdown" : close_reason_);
+  }
+}
+
+void Connection::close(std::string_view reason) {
+  if (closed_) return;
+  closed_ = true;
+  size_t unsent = 0;
+  for (const auto& s : slots_) unsent += s.ready ? 1 : 0;
+  core_.replies_dropped.inc(unsent);
+  slots_.clear();
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  core_.closedCounter(reason).inc();
+  core_.open.add(-1);
+  core_.registry.remove(id());
+  spdlog::debug("connection {} from {} closed: {}", id(), info_->peer, reason);
+}
+
+}  // namespace thrum::server

@@ -1,0 +1,114 @@
+#include "framework/server/server.h"
+
+#include <csignal>
+#include <future>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/spdlog.h>
+
+#include "framework/server/connection.h"
+#include "framework/server/server_core.h"
+
+namespace thrum {
+
+namespace asio = boost::asio;
+
+Server::Server(std::shared_ptr<apache::thrift::TProcessor> processor, ServerOptions options)
+    : options_(options),
+      metrics_(std::make_unique<Metrics>()),
+      core_(std::make_unique<server::ServerCore>(std::move(processor), options_, *metrics_)) {}
+
+Server::~Server() {
+  stop();
+}
+
+boost::system::error_code Server::listen(const endpoint::TcpAddress& address) {
+  boost::system::error_code ec;
+  std::string where;
+  // Listeners share I/O thread 0; accepted sockets go round-robin to all.
+  auto listener = endpoint::TcpListener::open(core_->io.context(0), address, ec, &where);
+  if (!listener) {
+    spdlog::error("cannot listen on {}: {}", where, ec.message());
+    return ec;
+  }
+  listeners_.push_back(std::move(listener));
+  return {};
+}
+
+void Server::start() {
+  if (running_) return;
+  running_ = true;
+  core_->io.start();
+  core_->pool.start();
+  for (auto& listener : listeners_) {
+    listener->start([core = core_.get()]() -> asio::io_context& { return core->io.next(); },
+                    [core = core_.get()](asio::ip::tcp::socket socket) {
+                      auto connection =
+                          std::make_shared<server::Connection>(std::move(socket), *core);
+                      // Start on the connection's own I/O thread.
+                      asio::post(connection->executor(), [connection] { connection->start(); });
+                    });
+    spdlog::info("listening on {}:{}", listener->localEndpoint().address().to_string(),
+                 listener->localEndpoint().port());
+  }
+}
+
+void Server::stop() {
+  if (!running_) return;
+  running_ = false;
+  auto started = std::chrono::steady_clock::now();
+  // 1. No new connections.
+  for (auto& listener : listeners_) listener->close();
+  // 2. Drain: each connection answers what it has in flight, then closes.
+  core_->registry.drainAll([](const std::shared_ptr<server::Connection>& c) {
+    asio::post(c->executor(), [c] { c->drain(); });
+  });
+  if (!core_->registry.waitEmpty(options_.drain_timeout)) {
+    spdlog::warn("drain: {} connections still busy after {} ms; closing them",
+                 core_->registry.size(), options_.drain_timeout.count());
+    core_->registry.forEach([](const std::shared_ptr<server::Connection>& c) {
+      asio::post(c->executor(), [c] { c->close("drain_timeout"); });
+    });
+    core_->registry.waitEmpty(std::chrono::seconds(5));
+  }
+  // 3. Workers: abandon the queue, let running calls finish, join.
+  core_->pool.stop();
+  // 4. I/O threads.
+  core_->io.stop();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  started);
+  spdlog::info("stopped after draining for {} ms", ms.count());
+}
+
+uint16_t Server::port(size_t i) const {
+  return listeners_.at(i)->localEndpoint().port();
+}
+
+std::vector<std::string> Server::listeningOn() const {
+  std::vector<std::string> out;
+  for (const auto& l : listeners_) {
+    auto ep = l->localEndpoint();
+    std::string addr = ep.address().to_string();
+    if (ep.address().is_v6()) addr = "[" + addr + "]";
+    out.push_back(addr + ":" + std::to_string(ep.port()));
+  }
+  return out;
+}
+
+size_t Server::openConnections() const {
+  return core_->registry.size();
+}
+
+void runUntilSignal(Server& server) {
+  asio::io_context signals_ctx(1);
+  asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);
+  signals.async_wait([](const boost::system::error_code& ec, int signo) {
+    if (!ec) spdlog::info("signal {} received; draining", signo);
+  });
+  signals_ctx.run();
+  server.stop();
+}
+
+}  // namespace thrum

@@ -1,0 +1,91 @@
+// Server: a Thrift service on thrum's half-sync/half-async core.
+//
+//   auto handler = std::make_shared<BenchHandler>();
+//   thrum::Server server(std::make_shared<thrum::bench::BenchProcessor>(handler),
+//                        {.io_threads = 2, .workers = 4});
+//   if (auto ec = server.listen({"127.0.0.1", 0}); ec) die(ec.message());
+//   server.start();
+//   std::cout << server.port() << "\n";
+//   thrum::runUntilSignal(server);   // SIGINT/SIGTERM -> stop()
+//
+// Several services share one server through TMultiplexedProcessor.
+//
+// Threads: listen(), start() and stop() are for the owning thread. The
+// processor runs on worker threads, several calls at once.
+//
+// Shutdown order (stop()):
+//   1. close the listeners: no new connections;
+//   2. every connection stops reading and closes once its in-flight calls
+//      are answered and written (the drain), or when drain_timeout passes;
+//   3. the worker pool abandons what is still queued and joins its threads
+//      (a call already running is allowed to finish);
+//   4. the I/O threads stop and join.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/system/error_code.hpp>
+#include <thrift/TProcessor.h>
+
+#include "framework/admin/metrics.h"
+#include "framework/endpoint/tcp_listener.h"
+
+namespace thrum {
+
+struct ServerOptions {
+  size_t io_threads = 2;
+  size_t workers = 4;
+  size_t queue = 1024;  // calls waiting for a worker; beyond it callers get "overloaded"
+  uint32_t max_message_bytes = 16 * 1024 * 1024;
+  // Calls one connection may have queued or running before the server stops
+  // reading from it (back-pressure on a pipelining client, not an error).
+  size_t max_in_flight_per_connection = 64;
+  std::chrono::milliseconds drain_timeout{10000};
+};
+
+namespace server {
+class ServerCore;
+}
+
+class Server {
+ public:
+  Server(std::shared_ptr<apache::thrift::TProcessor> processor, ServerOptions options = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens now, so a bad address fails at start-up with the OS's
+  // reason. Call before start(); may be called several times.
+  boost::system::error_code listen(const endpoint::TcpAddress& address);
+
+  void start();
+  // Drains and stops (see the order above). Idempotent; the destructor calls it.
+  void stop();
+
+  // The bound port of the i-th listen() (useful after binding port 0).
+  uint16_t port(size_t i = 0) const;
+  // "ADDR:PORT" of every listener, in listen() order.
+  std::vector<std::string> listeningOn() const;
+
+  size_t openConnections() const;
+  Metrics& metrics() { return *metrics_; }
+  const ServerOptions& options() const { return options_; }
+
+ private:
+  ServerOptions options_;
+  bool running_ = false;
+  // Declared in dependency order; destroyed in reverse.
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<server::ServerCore> core_;
+  std::vector<std::shared_ptr<endpoint::TcpListener>> listeners_;
+};
+
+// Blocks until SIGINT or SIGTERM arrives, then calls server.stop().
+void runUntilSignal(Server& server);
+
+}  // namespace thrum

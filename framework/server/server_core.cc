@@ -1,0 +1,70 @@
+#include "framework/server/server_core.h"
+
+#include <string>
+
+namespace thrum::server {
+
+bool ConnectionRegistry::add(uint64_t id, std::weak_ptr<Connection> connection) {
+  std::lock_guard lock(mu_);
+  if (draining_) return false;
+  open_.emplace(id, std::move(connection));
+  return true;
+}
+
+void ConnectionRegistry::remove(uint64_t id) {
+  std::lock_guard lock(mu_);
+  open_.erase(id);
+  if (open_.empty()) empty_.notify_all();
+}
+
+void ConnectionRegistry::drainAll(
+    const std::function<void(const std::shared_ptr<Connection>&)>& fn) {
+  {
+    std::lock_guard lock(mu_);
+    draining_ = true;
+  }
+  forEach(fn);
+}
+
+void ConnectionRegistry::forEach(
+    const std::function<void(const std::shared_ptr<Connection>&)>& fn) {
+  std::vector<std::shared_ptr<Connection>> live;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, weak] : open_) {
+      if (auto c = weak.lock()) live.push_back(std::move(c));
+    }
+  }
+  for (auto& c : live) fn(c);  // outside the lock: fn posts to other threads
+}
+
+bool ConnectionRegistry::waitEmpty(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return empty_.wait_for(lock, timeout, [this] { return open_.empty(); });
+}
+
+size_t ConnectionRegistry::size() const {
+  std::lock_guard lock(mu_);
+  return open_.size();
+}
+
+ServerCore::ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor,
+                       const ServerOptions& opts, Metrics& m)
+    : options(opts),
+      metrics(m),
+      dispatcher(std::move(processor), m),
+      pool(dispatcher, m, {.threads = opts.workers, .queue_capacity = opts.queue}),
+      accepted(m.counter("connections.accepted")),
+      open(m.gauge("connections.open")),
+      calls_received(m.counter("calls.received")),
+      rejected_overloaded(m.counter("calls.rejected.overloaded")),
+      oneway_dropped(m.counter("calls.oneway_dropped")),
+      replies_written(m.counter("replies.written")),
+      replies_dropped(m.counter("replies.dropped")),
+      io(opts.io_threads) {}
+
+Counter& ServerCore::closedCounter(std::string_view reason) {
+  return metrics.counter(std::string("connections.closed.") + std::string(reason));
+}
+
+}  // namespace thrum::server

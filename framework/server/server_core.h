@@ -1,0 +1,75 @@
+// What a Server's connections share: options, counters, the worker pool, the
+// I/O threads and the registry of open connections. Internal to server/.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+
+#include "framework/admin/metrics.h"
+#include "framework/dispatch/dispatcher.h"
+#include "framework/dispatch/worker_pool.h"
+#include "framework/io/io_threads.h"
+#include "framework/server/server.h"
+
+namespace thrum::server {
+
+class Connection;
+
+// The open connections of a server, so stop() can reach each of them.
+// Thread-safe; holds weak references (a connection is owned by its own
+// pending operations).
+class ConnectionRegistry {
+ public:
+  // Returns false when the server is draining: the caller closes at once.
+  bool add(uint64_t id, std::weak_ptr<Connection> connection);
+  void remove(uint64_t id);
+  // Marks the registry draining and calls `fn` on every open connection.
+  void drainAll(const std::function<void(const std::shared_ptr<Connection>&)>& fn);
+  void forEach(const std::function<void(const std::shared_ptr<Connection>&)>& fn);
+  // Waits until no connection is open; false on timeout.
+  bool waitEmpty(std::chrono::milliseconds timeout);
+  size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable empty_;
+  bool draining_ = false;
+  std::unordered_map<uint64_t, std::weak_ptr<Connection>> open_;
+};
+
+class ServerCore {
+ public:
+  ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor, const ServerOptions& options,
+             Metrics& metrics);
+
+  // Counter for a close reason, e.g. "connections.closed.too_large".
+  Counter& closedCounter(std::string_view reason);
+
+  const ServerOptions options;
+  Metrics& metrics;
+  dispatch::Dispatcher dispatcher;
+  dispatch::WorkerPool pool;
+  ConnectionRegistry registry;
+
+  Counter& accepted;
+  Gauge& open;
+  Counter& calls_received;
+  Counter& rejected_overloaded;
+  Counter& oneway_dropped;
+  Counter& replies_written;
+  Counter& replies_dropped;
+
+  std::atomic<uint64_t> next_connection_id{1};
+
+  // Last, so it is destroyed first: handlers still queued on a context hold
+  // connections, which must go before what they point into.
+  io::IoThreads io;
+};
+
+}  // namespace thrum::server

@@ -1,0 +1,96 @@
+// MessageReader splits a connection's byte stream into complete Thrift
+// request messages, whatever stock stack the client uses.
+//
+// The first bytes pick the stack (see detectFormat); every later message must
+// use the same one. Framed messages are cut by their length prefix; unframed
+// ones by walking the encoded struct with a resumable scanner, so a message
+// split across any number of reads costs one pass over its bytes.
+//
+// Memory: while no partial message is pending the reader holds no heap
+// buffer (idle() is true). A frame's buffer is reserved only after its length
+// passed the limit.
+//
+//   MessageReader reader(kDefaultMaxMessageBytes);
+//   std::vector<InboundMessage> messages;
+//   if (WireErrc err = reader.feed(bytes, messages); err != WireErrc::kOk) close(err);
+//
+// Not thread-safe; one reader belongs to one connection.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "framework/transport/wire.h"
+
+namespace thrum::transport {
+
+struct InboundMessage {
+  MessageHeader header;
+  std::string bytes;  // the whole message as the protocol encodes it; no frame prefix
+};
+
+// Finds the end of one unframed message by skipping its struct, element by
+// element, keeping its place between calls. Exposed for tests.
+class UnframedScanner {
+ public:
+  UnframedScanner(Protocol protocol, uint32_t max_bytes) : protocol_(protocol), max_(max_bytes) {}
+
+  // `bytes` holds everything received of the current message, from its first
+  // byte. kComplete sets size(); kNeedMore keeps the place for the next call
+  // with the same bytes plus more.
+  Scan scan(std::span<const uint8_t> bytes, WireErrc& err);
+  size_t size() const { return pos_; }
+  void reset();
+
+ private:
+  enum class Kind : uint8_t { kStruct, kList, kMap };
+  struct Level {
+    Kind kind;
+    uint8_t elem = 0;        // list/set element type, or map key type
+    uint8_t value = 0;       // map value type
+    bool at_value = false;   // map: the next item is a value
+    uint32_t remaining = 0;  // list/set/map items still to skip
+  };
+  class Cursor;
+
+  Scan step(Cursor& in, WireErrc& err);
+  Scan skipValue(Cursor& in, uint8_t type, WireErrc& err);
+  Scan push(Level level, WireErrc& err);
+
+  Protocol protocol_;
+  uint32_t max_;
+  size_t pos_ = 0;  // bytes of the message already skipped
+  bool header_done_ = false;
+  std::vector<Level> stack_;
+};
+
+class MessageReader {
+ public:
+  explicit MessageReader(uint32_t max_message_bytes = kDefaultMaxMessageBytes)
+      : max_(max_message_bytes) {}
+
+  // Consumes all of `data`, appending every message it completes to `out`.
+  // After an error the stream is unusable and every later call returns it.
+  WireErrc feed(std::span<const uint8_t> data, std::vector<InboundMessage>& out);
+
+  // Call at end of stream: kTruncated if a message was cut off, else kOk.
+  WireErrc finish() const;
+
+  bool idle() const { return buffer_.empty(); }
+  std::optional<WireFormat> format() const { return format_; }
+  size_t bufferedBytes() const { return buffer_.size(); }
+
+ private:
+  Scan scanOne(std::span<const uint8_t> bytes, size_t& size, size_t& prefix, WireErrc& err);
+
+  uint32_t max_;
+  std::optional<WireFormat> format_;
+  std::optional<UnframedScanner> scanner_;
+  std::string buffer_;  // the partial message, from its first byte
+  WireErrc error_ = WireErrc::kOk;
+};
+
+}  // namespace thrum::transport
