@@ -1,0 +1,77 @@
+// A Bench handler for tests: echo payloads are commands.
+//   "throw:std"      throws std::runtime_error("boom") (not declared in the IDL)
+//   "throw:int"      throws an int (not even a std::exception)
+//   "block"          waits on the gate, then echoes
+//   "sleep:MS:rest"  sleeps MS milliseconds, then echoes the whole payload
+// ping records the CallContext it saw; fire counts.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "Bench.h"
+#include "framework/dispatch/call_context.h"
+#include "services/bench/bench_handler.h"
+#include "tests/support/gate.h"
+
+namespace thrum::testing {
+
+struct SeenContext {
+  std::string peer;
+  uint64_t connection_id = 0;
+  std::string method;
+  int32_t seqid = 0;
+  std::chrono::steady_clock::time_point arrived;
+};
+
+class TestHandler : public bench::BenchIf {
+ public:
+  explicit TestHandler(std::string prefix = "") : prefix_(std::move(prefix)) {}
+
+  void ping() override {
+    const CallContext* call = CallContext::current();
+    if (call == nullptr) throw std::logic_error("no CallContext in handler");
+    std::lock_guard lock(mu_);
+    seen_ = SeenContext{call->peer(), call->connectionId(), std::string(call->method()),
+                        call->seqid(), call->arrived()};
+  }
+
+  void echo(std::string& out, const std::string& payload) override {
+    if (payload == "throw:std") throw std::runtime_error("boom");
+    if (payload == "throw:int") throw 7;
+    if (payload == "block") gate.wait();
+    if (payload.rfind("sleep:", 0) == 0) {
+      int ms = std::stoi(payload.substr(6));
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    }
+    out = prefix_ + payload;
+  }
+
+  int64_t work(int32_t micros) override { return real_.work(micros); }
+
+  void fire(const std::string& payload) override {
+    if (payload == "block") gate.wait();
+    fired.fetch_add(1);
+  }
+
+  std::optional<SeenContext> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+  Gate gate;
+  std::atomic<int> fired{0};
+
+ private:
+  std::string prefix_;
+  bench::BenchHandler real_;
+  std::mutex mu_;
+  std::optional<SeenContext> seen_;
+};
+
+}  // namespace thrum::testing
