@@ -1,5 +1,7 @@
 #include "framework/server/server.h"
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <future>
 
@@ -99,6 +101,17 @@ std::vector<std::string> Server::listeningOn() const {
 
 size_t Server::openConnections() const {
   return core_->registry.size();
+}
+
+size_t raiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return static_cast<size_t>(limit.rlim_cur);
 }
 
 void runUntilSignal(Server& server) {

@@ -85,6 +85,10 @@ class Server {
   std::vector<std::shared_ptr<endpoint::TcpListener>> listeners_;
 };
 
+// Raises this process's soft limit on open descriptors to its hard limit (a
+// server holds one per connection) and returns the limit now in force.
+size_t raiseOpenFileLimit();
+
 // Blocks until SIGINT or SIGTERM arrives, then calls server.stop().
 void runUntilSignal(Server& server);
 

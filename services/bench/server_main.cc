@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   }
   if (bad) return 2;
 
+  spdlog::info("open file limit {}", thrum::raiseOpenFileLimit());
   auto handler = std::make_shared<thrum::bench::BenchHandler>();
   thrum::Server server(std::make_shared<thrum::bench::BenchProcessor>(handler), options);
   for (const auto& address : addresses) {

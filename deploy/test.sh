@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine:
+#   1. install what is missing;
+#   2. a release build (warnings are errors) and every test;
+#   3. an ASan+UBSan build and every test;
+#   4. a TSan build and the tests labelled `tsan` (thread pools, connections).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+deploy/install-deps.sh
+
+jobs=$(nproc)
+run_suite() {
+  local dir="$1" label="$2"
+  shift 2
+  echo "== build $dir"
+  deploy/build.sh "$dir" "$@"
+  echo "== test $dir ${label:+(label $label)}"
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" ${label:+-L "$label"})
+}
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+run_suite build/release ""
+run_suite build/asan "" -DTHRUM_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug
+run_suite build/tsan tsan -DTHRUM_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== all suites passed"

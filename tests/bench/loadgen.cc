@@ -1,0 +1,220 @@
+// thrum-loadgen: a closed-loop Thrift load generator for the Bench service.
+//
+//   thrum-loadgen --connect 127.0.0.1:9090 --connections 256 --call ping --seconds 5
+//
+// Each connection keeps exactly one call outstanding (framed transport,
+// binary protocol: what every Thrift server speaks). Requests are encoded
+// once by the stock generated client; replies are checked to be T_REPLY.
+// One or two threads, each with its own io_context, share the connections.
+// Prints one JSON object: calls, seconds, calls_per_s, p50_us, p99_us,
+// p999_us, errors, connect_errors.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <CLI/CLI.hpp>
+#include <thrift/protocol/TBinaryProtocol.h>
+#include <thrift/transport/TBufferTransports.h>
+
+#include "Bench.h"
+#include "framework/endpoint/tcp_listener.h"
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Shared {
+  std::string request;  // one framed request
+  Clock::time_point measure_from;
+  Clock::time_point stop_at;
+};
+
+struct ThreadStats {
+  std::vector<uint32_t> latencies_us;
+  uint64_t errors = 0;
+  uint64_t connect_errors = 0;
+};
+
+class LoadConnection : public std::enable_shared_from_this<LoadConnection> {
+ public:
+  LoadConnection(asio::io_context& ctx, const Shared& shared, ThreadStats& stats)
+      : socket_(ctx), shared_(shared), stats_(stats) {}
+
+  void start(const tcp::endpoint& server) {
+    socket_.async_connect(server, [self = shared_from_this()](boost::system::error_code ec) {
+      if (ec) {
+        ++self->stats_.connect_errors;
+        return;
+      }
+      self->socket_.set_option(tcp::no_delay(true));
+      self->doCall();
+    });
+  }
+
+ private:
+  void doCall() {
+    if (Clock::now() >= shared_.stop_at) {
+      boost::system::error_code ignored;
+      socket_.close(ignored);
+      return;
+    }
+    sent_ = Clock::now();
+    asio::async_write(socket_, asio::buffer(shared_.request),
+                      [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                        if (ec) return self->fail();
+                        self->doReadLength();
+                      });
+  }
+  void doReadLength() {
+    asio::async_read(socket_, asio::buffer(length_),
+                     [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                       if (ec) return self->fail();
+                       uint32_t n = (uint32_t{self->length_[0]} << 24) |
+                                    (uint32_t{self->length_[1]} << 16) |
+                                    (uint32_t{self->length_[2]} << 8) | self->length_[3];
+                       self->body_.resize(n);
+                       self->doReadBody();
+                     });
+  }
+  void doReadBody() {
+    asio::async_read(socket_, asio::buffer(body_),
+                     [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                       if (ec) return self->fail();
+                       self->onReply();
+                     });
+  }
+  void onReply() {
+    auto now = Clock::now();
+    // Strict binary: byte 3 of the version word is the message type.
+    bool ok = body_.size() >= 4 && static_cast<uint8_t>(body_[3]) == 2;
+    if (sent_ >= shared_.measure_from && now <= shared_.stop_at) {
+      if (ok) {
+        stats_.latencies_us.push_back(static_cast<uint32_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(now - sent_).count()));
+      } else {
+        ++stats_.errors;
+      }
+    }
+    doCall();
+  }
+  void fail() {
+    if (Clock::now() < shared_.stop_at) ++stats_.errors;
+  }
+
+  tcp::socket socket_;
+  const Shared& shared_;
+  ThreadStats& stats_;
+  Clock::time_point sent_;
+  std::array<uint8_t, 4> length_{};
+  std::string body_;
+};
+
+std::string encodeRequest(const std::string& call, size_t size, int micros) {
+  auto buffer = std::make_shared<apache::thrift::transport::TMemoryBuffer>();
+  auto framed = std::make_shared<apache::thrift::transport::TFramedTransport>(buffer);
+  thrum::bench::BenchClient client(
+      std::make_shared<apache::thrift::protocol::TBinaryProtocol>(framed));
+  if (call == "ping") {
+    client.send_ping();
+  } else if (call == "echo") {
+    client.send_echo(std::string(size, 'x'));
+  } else {
+    client.send_work(micros);
+  }
+  return buffer->getBufferAsString();
+}
+
+uint32_t percentile(const std::vector<uint32_t>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  size_t i = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1));
+  return sorted[i];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"closed-loop load for the Bench service"};
+  std::string connect = "127.0.0.1:9090", call = "ping";
+  int connections = 16, threads = 1, micros = 100;
+  size_t size = 1024;
+  double seconds = 5, warmup = 1;
+  app.add_option("--connect", connect)->capture_default_str();
+  app.add_option("--connections", connections)->capture_default_str();
+  app.add_option("--threads", threads)->capture_default_str()->check(CLI::Range(1, 2));
+  app.add_option("--call", call)->capture_default_str()->check(
+      CLI::IsMember({"ping", "echo", "work"}));
+  app.add_option("--size", size, "echo payload bytes")->capture_default_str();
+  app.add_option("--micros", micros, "work duration")->capture_default_str();
+  app.add_option("--seconds", seconds, "measured time")->capture_default_str();
+  app.add_option("--warmup", warmup, "unmeasured time first")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  std::string error;
+  auto address = thrum::endpoint::parseHostPort(connect, error);
+  if (!address) {
+    std::cerr << "--connect: " << error << "\n";
+    return 2;
+  }
+  tcp::endpoint server(asio::ip::make_address(address->host), address->port);
+
+  Shared shared;
+  shared.request = encodeRequest(call, size, micros);
+  auto start = Clock::now();
+  shared.measure_from = start + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(warmup));
+  shared.stop_at = shared.measure_from + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(seconds));
+
+  std::vector<ThreadStats> stats(threads);
+  std::vector<std::thread> runners;
+  for (int t = 0; t < threads; ++t) {
+    runners.emplace_back([&, t] {
+      asio::io_context ctx(1);
+      for (int c = t; c < connections; c += threads) {
+        std::make_shared<LoadConnection>(ctx, shared, stats[t])->start(server);
+      }
+      // Calls still outstanding at stop_at are abandoned: wake up then.
+      asio::steady_timer end(ctx, shared.stop_at + std::chrono::milliseconds(200));
+      end.async_wait([&](boost::system::error_code) { ctx.stop(); });
+      ctx.run();
+    });
+  }
+  for (auto& r : runners) r.join();
+
+  std::vector<uint32_t> all;
+  uint64_t errors = 0, connect_errors = 0;
+  for (auto& s : stats) {
+    all.insert(all.end(), s.latencies_us.begin(), s.latencies_us.end());
+    errors += s.errors;
+    connect_errors += s.connect_errors;
+  }
+  std::sort(all.begin(), all.end());
+  std::printf(
+      "{\"calls\": %zu, \"seconds\": %.3f, \"calls_per_s\": %.1f, \"p50_us\": %u, "
+      "\"p99_us\": %u, \"p999_us\": %u, \"errors\": %llu, \"connect_errors\": %llu}\n",
+      all.size(), seconds, static_cast<double>(all.size()) / seconds, percentile(all, 0.5),
+      percentile(all, 0.99), percentile(all, 0.999), static_cast<unsigned long long>(errors),
+      static_cast<unsigned long long>(connect_errors));
+  return 0;
+}
