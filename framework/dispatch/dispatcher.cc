@@ -4,8 +4,8 @@
 #include <thrift/TApplicationException.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/protocol/TCompactProtocol.h>
-#include <thrift/transport/TBufferTransports.h>
 
+#include "framework/dispatch/call_transport.h"
 #include "framework/transport/application_error.h"
 
 namespace thrum::dispatch {
@@ -13,21 +13,19 @@ namespace {
 
 using apache::thrift::TApplicationException;
 using apache::thrift::protocol::TProtocol;
-using apache::thrift::transport::TMemoryBuffer;
 
-// The in-memory transports and protocols a worker thread reuses for every
-// call it runs, so a call costs no protocol or buffer allocation.
+// The transport and protocols a worker thread reuses for every call it runs,
+// so a call allocates nothing but its reply.
 struct WorkerBuffers {
-  std::shared_ptr<TMemoryBuffer> in = std::make_shared<TMemoryBuffer>();
-  std::shared_ptr<TMemoryBuffer> out = std::make_shared<TMemoryBuffer>();
+  std::shared_ptr<CallTransport> transport = std::make_shared<CallTransport>();
   std::shared_ptr<TProtocol> in_binary =
-      std::make_shared<apache::thrift::protocol::TBinaryProtocol>(in);
+      std::make_shared<apache::thrift::protocol::TBinaryProtocol>(transport);
   std::shared_ptr<TProtocol> out_binary =
-      std::make_shared<apache::thrift::protocol::TBinaryProtocol>(out);
+      std::make_shared<apache::thrift::protocol::TBinaryProtocol>(transport);
   std::shared_ptr<TProtocol> in_compact =
-      std::make_shared<apache::thrift::protocol::TCompactProtocol>(in);
+      std::make_shared<apache::thrift::protocol::TCompactProtocol>(transport);
   std::shared_ptr<TProtocol> out_compact =
-      std::make_shared<apache::thrift::protocol::TCompactProtocol>(out);
+      std::make_shared<apache::thrift::protocol::TCompactProtocol>(transport);
 };
 
 WorkerBuffers& workerBuffers() {
@@ -47,9 +45,7 @@ std::string Dispatcher::run(const Call& call) {
   calls_.inc();
   WorkerBuffers& b = workerBuffers();
   const std::string& request = call.request();
-  b.in->resetBuffer(reinterpret_cast<uint8_t*>(const_cast<char*>(request.data())),
-                    static_cast<uint32_t>(request.size()), TMemoryBuffer::OBSERVE);
-  b.out->resetBuffer();
+  b.transport->begin(request, call.replyHeadroom());
   bool binary = call.protocol() == transport::Protocol::kBinary;
   const auto& in = binary ? b.in_binary : b.in_compact;
   const auto& out = binary ? b.out_binary : b.out_compact;
@@ -84,24 +80,17 @@ std::string Dispatcher::run(const Call& call) {
   }
   if (call.oneway()) return {};
 
-  uint8_t* data = nullptr;
-  uint32_t size = 0;
-  b.out->getBuffer(&data, &size);
-  std::string reply;
-  reply.reserve(call.replyHeadroom() + size);
-  reply.append(call.replyHeadroom(), '\0');
-  reply.append(reinterpret_cast<const char*>(data), size);
-
-  auto type = transport::peekMessageType(std::span(data, size), call.protocol());
+  std::string reply = b.transport->takeReply();
+  std::string_view message = std::string_view(reply).substr(call.replyHeadroom());
+  auto type = transport::peekMessageType(
+      std::span(reinterpret_cast<const uint8_t*>(message.data()), message.size()), call.protocol());
   if (type == transport::MessageType::kException) {
     application_errors_.inc();
-    std::string message;
+    std::string text;
     transport::MessageType ignored{};
-    transport::inspectReply(call.protocol(),
-                            std::string_view(reinterpret_cast<const char*>(data), size), ignored,
-                            &message);
+    transport::inspectReply(call.protocol(), message, ignored, &text);
     spdlog::debug("call {} (seqid {}) from {}: answered with TApplicationException: {}",
-                  header.name, header.seqid, call.context().peer(), message);
+                  header.name, header.seqid, call.context().peer(), text);
   }
   return reply;
 }

@@ -115,7 +115,7 @@ void Connection::onReadable(const boost::system::error_code& wait_ec) {
   }
 
   std::span<uint8_t> buf = scratch();
-  std::vector<transport::InboundMessage> messages;
+  thread_local std::vector<transport::InboundMessage> messages;
   for (int i = 0; i < kReadsPerWakeup; ++i) {
     boost::system::error_code ec;
     size_t n = socket_.read_some(asio::buffer(buf.data(), buf.size()), ec);

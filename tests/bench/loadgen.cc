@@ -8,8 +8,6 @@
 // One or two threads, each with its own io_context, share the connections.
 // Prints one JSON object: calls, seconds, calls_per_s, p50_us, p99_us,
 // p999_us, errors, connect_errors.
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -20,18 +18,19 @@
 #include <thread>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <CLI/CLI.hpp>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 
 #include "Bench.h"
 #include "framework/endpoint/tcp_listener.h"
+#include <sys/resource.h>
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
@@ -78,31 +77,34 @@ class LoadConnection : public std::enable_shared_from_this<LoadConnection> {
     asio::async_write(socket_, asio::buffer(shared_.request),
                       [self = shared_from_this()](boost::system::error_code ec, size_t) {
                         if (ec) return self->fail();
-                        self->doReadLength();
+                        self->doRead();
                       });
   }
-  void doReadLength() {
-    asio::async_read(socket_, asio::buffer(length_),
-                     [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                       if (ec) return self->fail();
-                       uint32_t n = (uint32_t{self->length_[0]} << 24) |
-                                    (uint32_t{self->length_[1]} << 16) |
-                                    (uint32_t{self->length_[2]} << 8) | self->length_[3];
-                       self->body_.resize(n);
-                       self->doReadBody();
-                     });
-  }
-  void doReadBody() {
-    asio::async_read(socket_, asio::buffer(body_),
-                     [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                       if (ec) return self->fail();
-                       self->onReply();
-                     });
+  // One read call per reply in the common case: read whatever is there and
+  // cut the frame from it.
+  void doRead() {
+    socket_.async_read_some(
+        asio::buffer(in_.data() + have_, in_.size() - have_),
+        [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+          if (ec) return self->fail();
+          self->have_ += n;
+          if (self->have_ >= 4) {
+            size_t frame = 4 + ((size_t{self->in_[0]} << 24) | (size_t{self->in_[1]} << 16) |
+                                (size_t{self->in_[2]} << 8) | size_t{self->in_[3]});
+            if (frame > self->in_.size()) self->in_.resize(frame);
+            if (self->have_ >= frame) {
+              self->type_ = self->in_[4 + 3];
+              self->have_ = 0;  // one call outstanding: nothing follows the reply
+              return self->onReply();
+            }
+          }
+          self->doRead();
+        });
   }
   void onReply() {
     auto now = Clock::now();
     // Strict binary: byte 3 of the version word is the message type.
-    bool ok = body_.size() >= 4 && static_cast<uint8_t>(body_[3]) == 2;
+    bool ok = type_ == 2;
     if (sent_ >= shared_.measure_from && now <= shared_.stop_at) {
       if (ok) {
         stats_.latencies_us.push_back(static_cast<uint32_t>(
@@ -121,8 +123,9 @@ class LoadConnection : public std::enable_shared_from_this<LoadConnection> {
   const Shared& shared_;
   ThreadStats& stats_;
   Clock::time_point sent_;
-  std::array<uint8_t, 4> length_{};
-  std::string body_;
+  std::vector<uint8_t> in_ = std::vector<uint8_t>(4096);
+  size_t have_ = 0;
+  uint8_t type_ = 0;
 };
 
 std::string encodeRequest(const std::string& call, size_t size, int micros) {
@@ -157,8 +160,9 @@ int main(int argc, char** argv) {
   app.add_option("--connect", connect)->capture_default_str();
   app.add_option("--connections", connections)->capture_default_str();
   app.add_option("--threads", threads)->capture_default_str()->check(CLI::Range(1, 2));
-  app.add_option("--call", call)->capture_default_str()->check(
-      CLI::IsMember({"ping", "echo", "work"}));
+  app.add_option("--call", call)
+      ->capture_default_str()
+      ->check(CLI::IsMember({"ping", "echo", "work"}));
   app.add_option("--size", size, "echo payload bytes")->capture_default_str();
   app.add_option("--micros", micros, "work duration")->capture_default_str();
   app.add_option("--seconds", seconds, "measured time")->capture_default_str();
@@ -181,8 +185,8 @@ int main(int argc, char** argv) {
   Shared shared;
   shared.request = encodeRequest(call, size, micros);
   auto start = Clock::now();
-  shared.measure_from = start + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(warmup));
+  shared.measure_from =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
   shared.stop_at = shared.measure_from + std::chrono::duration_cast<Clock::duration>(
                                              std::chrono::duration<double>(seconds));
 
