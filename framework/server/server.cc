@@ -1,5 +1,6 @@
 #include "framework/server/server.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <csignal>
@@ -101,6 +102,11 @@ std::vector<std::string> Server::listeningOn() const {
 
 size_t Server::openConnections() const {
   return core_->registry.size();
+}
+
+void tuneAllocator() {
+  mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
 }
 
 size_t raiseOpenFileLimit() {

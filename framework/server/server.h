@@ -89,6 +89,15 @@ class Server {
 // server holds one per connection) and returns the limit now in force.
 size_t raiseOpenFileLimit();
 
+// Tunes glibc's allocator for a server whose requests and replies are
+// allocated on one thread and freed on another. By default glibc hands the
+// top of a heap back to the kernel once 128 KiB of it is free, so every large
+// call pays for page faults on fresh memory (measured on a 64 KiB echo: about
+// 30 faults a call and a fifth of the throughput). This keeps up to 64 MiB
+// per heap and mmaps only allocations over 32 MiB. Call once, at start-up,
+// before threads exist; binaries do, libraries embedding a Server may.
+void tuneAllocator();
+
 // Blocks until SIGINT or SIGTERM arrives, then calls server.stop().
 void runUntilSignal(Server& server);
 

@@ -16,6 +16,7 @@
 #include "services/bench/bench_handler.h"
 
 int main(int argc, char** argv) {
+  thrum::tuneAllocator();
   CLI::App app{"thrum-bench-server: the Bench service on thrum"};
   std::vector<std::string> listen{"127.0.0.1:9090"};
   thrum::ServerOptions options;
