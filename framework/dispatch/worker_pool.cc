@@ -1,5 +1,6 @@
 #include "framework/dispatch/worker_pool.h"
 
+#include <algorithm>
 #include <string>
 
 #include <pthread.h>
@@ -29,15 +30,26 @@ void WorkerPool::start() {
   }
 }
 
-bool WorkerPool::trySubmit(std::unique_ptr<Call>& call) {
+bool WorkerPool::trySubmit(std::unique_ptr<Call>& call, bool wake) {
+  bool someone_sleeps;
   {
     std::lock_guard lock(mu_);
     if (stopping_ || queue_.size() >= options_.queue_capacity) return false;
     queue_.push_back(std::move(call));
     queue_depth_.add(1);
+    someone_sleeps = sleeping_ > 0;
   }
-  ready_.notify_one();
+  if (wake && someone_sleeps) ready_.notify_one();
   return true;
+}
+
+void WorkerPool::wake(size_t n) {
+  size_t sleeping;
+  {
+    std::lock_guard lock(mu_);
+    sleeping = std::min(sleeping_, std::min(n, queue_.size()));
+  }
+  for (size_t i = 0; i < sleeping; ++i) ready_.notify_one();
 }
 
 void WorkerPool::workerLoop() {
@@ -45,7 +57,11 @@ void WorkerPool::workerLoop() {
     std::unique_ptr<Call> call;
     {
       std::unique_lock lock(mu_);
-      ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      while (!stopping_ && queue_.empty()) {
+        ++sleeping_;
+        ready_.wait(lock);
+        --sleeping_;
+      }
       if (queue_.empty()) return;  // stopping, and nothing left that may run
       call = std::move(queue_.front());
       queue_.pop_front();

@@ -42,7 +42,11 @@ class WorkerPool {
 
   // Queues `call` and returns true, or returns false, leaving `call` with the
   // caller, when the queue is full or the pool stopped. Thread-safe.
-  bool trySubmit(std::unique_ptr<Call>& call);
+  // With wake=false no sleeping worker is woken: the caller batches several
+  // submissions and then calls wake() once.
+  bool trySubmit(std::unique_ptr<Call>& call, bool wake = true);
+  // Wakes up to `n` sleeping workers.
+  void wake(size_t n);
 
   // Abandons every queued call, lets running calls finish and joins the
   // threads. Idempotent.
@@ -64,6 +68,7 @@ class WorkerPool {
   std::condition_variable ready_;
   std::deque<std::unique_ptr<Call>> queue_;
   bool stopping_ = false;
+  size_t sleeping_ = 0;  // workers waiting on ready_
   std::vector<std::thread> threads_;
 };
 

@@ -8,6 +8,7 @@
 
 #include "framework/dispatch/call.h"
 #include "framework/server/server_core.h"
+#include "framework/server/worker_link.h"
 #include "framework/transport/application_error.h"
 
 namespace thrum::server {
@@ -42,10 +43,11 @@ class ConnectionCall final : public dispatch::Call {
  public:
   ConnectionCall(transport::Protocol protocol, transport::InboundMessage message,
                  std::shared_ptr<const ConnectionInfo> info, size_t headroom,
-                 std::shared_ptr<Connection> connection, uint64_t slot)
+                 std::shared_ptr<Connection> connection, WorkerLink& link, uint64_t slot)
       : Call(protocol, std::move(message.header), std::move(message.bytes), std::move(info),
              headroom),
         connection_(std::move(connection)),
+        link_(link),
         slot_(slot) {}
 
   void complete(std::string reply) override { post(std::move(reply), false); }
@@ -65,20 +67,21 @@ class ConnectionCall final : public dispatch::Call {
 
  private:
   void post(std::string reply, bool abandoned) {
-    auto executor = connection_->executor();
-    asio::post(executor,
-               [c = std::move(connection_), slot = slot_, reply = std::move(reply),
-                abandoned]() mutable { c->onCallDone(slot, std::move(reply), abandoned); });
+    link_.push(std::move(connection_), slot_, std::move(reply), abandoned);
   }
 
   std::shared_ptr<Connection> connection_;
+  WorkerLink& link_;
   uint64_t slot_;
 };
 
 }  // namespace
 
-Connection::Connection(asio::ip::tcp::socket socket, ServerCore& core)
-    : socket_(std::move(socket)), core_(core), reader_(core.options.max_message_bytes) {
+Connection::Connection(asio::ip::tcp::socket socket, ServerCore& core, WorkerLink& link)
+    : socket_(std::move(socket)),
+      core_(core),
+      link_(link),
+      reader_(core.options.max_message_bytes) {
   auto info = std::make_shared<ConnectionInfo>();
   info->id = core_.next_connection_id.fetch_add(1, std::memory_order_relaxed);
   info->peer = peerOf(socket_);
@@ -159,9 +162,10 @@ void Connection::submit(transport::InboundMessage message) {
     slots_.emplace_back();
   }
   std::unique_ptr<dispatch::Call> call = std::make_unique<ConnectionCall>(
-      protocol, std::move(message), info_, headroom(), shared_from_this(), slot);
-  if (core_.pool.trySubmit(call)) {
+      protocol, std::move(message), info_, headroom(), shared_from_this(), link_, slot);
+  if (core_.pool.trySubmit(call, /*wake=*/false)) {
     ++in_flight_;
+    link_.submitted();
     return;
   }
   core_.rejected_overloaded.inc();

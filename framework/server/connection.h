@@ -13,6 +13,9 @@
 // TApplicationException. With max_in_flight_per_connection calls
 // outstanding it stops reading until one is answered.
 //
+// Calls go to the workers and replies come back through the I/O thread's
+// WorkerLink, batched.
+//
 // Writing: replies leave in request order (a slot per two-way request),
 // several at a time in one gathered write.
 #pragma once
@@ -30,11 +33,13 @@
 
 namespace thrum::server {
 
+class WorkerLink;
 class ServerCore;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(boost::asio::ip::tcp::socket socket, ServerCore& core);
+  // `link` belongs to the I/O thread the socket is bound to.
+  Connection(boost::asio::ip::tcp::socket socket, ServerCore& core, WorkerLink& link);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -73,6 +78,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   boost::asio::ip::tcp::socket socket_;
   ServerCore& core_;
+  WorkerLink& link_;
   std::shared_ptr<const ConnectionInfo> info_;
   transport::MessageReader reader_;
 

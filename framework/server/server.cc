@@ -1,8 +1,5 @@
 #include "framework/server/server.h"
 
-#include <malloc.h>
-#include <sys/resource.h>
-
 #include <csignal>
 #include <future>
 
@@ -13,6 +10,8 @@
 
 #include "framework/server/connection.h"
 #include "framework/server/server_core.h"
+#include <malloc.h>
+#include <sys/resource.h>
 
 namespace thrum {
 
@@ -48,8 +47,9 @@ void Server::start() {
   for (auto& listener : listeners_) {
     listener->start([core = core_.get()]() -> asio::io_context& { return core->io.next(); },
                     [core = core_.get()](asio::ip::tcp::socket socket) {
+                      server::WorkerLink& replies = core->workerLinkFor(socket.get_executor());
                       auto connection =
-                          std::make_shared<server::Connection>(std::move(socket), *core);
+                          std::make_shared<server::Connection>(std::move(socket), *core, replies);
                       // Start on the connection's own I/O thread.
                       asio::post(connection->executor(), [connection] { connection->start(); });
                     });

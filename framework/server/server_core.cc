@@ -61,7 +61,19 @@ ServerCore::ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor,
       oneway_dropped(m.counter("calls.oneway_dropped")),
       replies_written(m.counter("replies.written")),
       replies_dropped(m.counter("replies.dropped")),
-      io(opts.io_threads) {}
+      io(opts.io_threads) {
+  for (size_t i = 0; i < io.size(); ++i) {
+    worker_links.push_back(std::make_unique<WorkerLink>(io.context(i), pool));
+  }
+}
+
+WorkerLink& ServerCore::workerLinkFor(const boost::asio::any_io_executor& executor) {
+  auto& context = boost::asio::query(executor, boost::asio::execution::context);
+  for (auto& queue : worker_links) {
+    if (&static_cast<boost::asio::execution_context&>(queue->context()) == &context) return *queue;
+  }
+  return *worker_links.front();  // unreachable: every socket is bound to one of ours
+}
 
 Counter& ServerCore::closedCounter(std::string_view reason) {
   return metrics.counter(std::string("connections.closed.") + std::string(reason));

@@ -10,12 +10,14 @@
 #include <mutex>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "framework/admin/metrics.h"
 #include "framework/dispatch/dispatcher.h"
 #include "framework/dispatch/worker_pool.h"
 #include "framework/io/io_threads.h"
 #include "framework/server/server.h"
+#include "framework/server/worker_link.h"
 
 namespace thrum::server {
 
@@ -67,9 +69,13 @@ class ServerCore {
 
   std::atomic<uint64_t> next_connection_id{1};
 
-  // Last, so it is destroyed first: handlers still queued on a context hold
-  // connections, which must go before what they point into.
+  // The reply queue of the I/O thread that runs `executor`.
+  WorkerLink& workerLinkFor(const boost::asio::any_io_executor& executor);
+
+  // Last, so they are destroyed first: handlers still queued on a context
+  // hold connections, which must go before what they point into.
   io::IoThreads io;
+  std::vector<std::unique_ptr<WorkerLink>> worker_links;  // one per I/O thread
 };
 
 }  // namespace thrum::server

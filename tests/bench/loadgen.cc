@@ -62,6 +62,7 @@ class LoadConnection : public std::enable_shared_from_this<LoadConnection> {
         return;
       }
       self->socket_.set_option(tcp::no_delay(true));
+      self->socket_.non_blocking(true);
       self->doCall();
     });
   }
@@ -80,26 +81,33 @@ class LoadConnection : public std::enable_shared_from_this<LoadConnection> {
                         self->doRead();
                       });
   }
-  // One read call per reply in the common case: read whatever is there and
-  // cut the frame from it.
+  // Wait for readability, then read what is there: one read call per reply
+  // in the common case (a speculative read would fail first).
   void doRead() {
-    socket_.async_read_some(
-        asio::buffer(in_.data() + have_, in_.size() - have_),
-        [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-          if (ec) return self->fail();
-          self->have_ += n;
-          if (self->have_ >= 4) {
-            size_t frame = 4 + ((size_t{self->in_[0]} << 24) | (size_t{self->in_[1]} << 16) |
-                                (size_t{self->in_[2]} << 8) | size_t{self->in_[3]});
-            if (frame > self->in_.size()) self->in_.resize(frame);
-            if (self->have_ >= frame) {
-              self->type_ = self->in_[4 + 3];
-              self->have_ = 0;  // one call outstanding: nothing follows the reply
-              return self->onReply();
-            }
-          }
-          self->doRead();
-        });
+    socket_.async_wait(tcp::socket::wait_read,
+                       [self = shared_from_this()](boost::system::error_code ec) {
+                         if (ec) return self->fail();
+                         self->onReadable();
+                       });
+  }
+  void onReadable() {
+    boost::system::error_code ec;
+    size_t n = socket_.read_some(asio::buffer(in_.data() + have_, in_.size() - have_), ec);
+    if (ec == asio::error::would_block) return doRead();
+    if (ec) return fail();
+    have_ += n;
+    if (have_ >= 4) {
+      size_t frame = 4 + ((size_t{in_[0]} << 24) | (size_t{in_[1]} << 16) | (size_t{in_[2]} << 8) |
+                          size_t{in_[3]});
+      if (frame > in_.size()) in_.resize(frame);
+      if (have_ >= frame) {
+        type_ = in_[4 + 3];
+        have_ = 0;  // one call outstanding: nothing follows the reply
+        return onReply();
+      }
+      if (have_ == in_.size()) return onReadable();
+    }
+    doRead();
   }
   void onReply() {
     auto now = Clock::now();

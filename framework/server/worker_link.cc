@@ -1,0 +1,48 @@
+#include "framework/server/worker_link.h"
+
+#include <boost/asio/post.hpp>
+
+#include "framework/server/connection.h"
+
+namespace thrum::server {
+
+void WorkerLink::submitted() {
+  ++unwoken_;
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  // Runs after the handlers this I/O thread already has ready, so calls read
+  // from several connections in one round share the wake-ups.
+  boost::asio::post(ctx_, [this] { flush(); });
+}
+
+void WorkerLink::flush() {
+  flush_posted_ = false;
+  pool_.wake(unwoken_);
+  unwoken_ = 0;
+}
+
+void WorkerLink::push(std::shared_ptr<Connection> connection, uint64_t slot, std::string reply,
+                      bool abandoned) {
+  bool first;
+  {
+    std::lock_guard lock(mu_);
+    first = pending_.empty();
+    pending_.push_back({std::move(connection), slot, std::move(reply), abandoned});
+  }
+  // Only the push that found the queue empty schedules a drain; later ones
+  // ride along with it.
+  if (first) boost::asio::post(ctx_, [this] { drain(); });
+}
+
+void WorkerLink::drain() {
+  {
+    std::lock_guard lock(mu_);
+    draining_.swap(pending_);
+  }
+  for (auto& item : draining_) {
+    item.connection->onCallDone(item.slot, std::move(item.reply), item.abandoned);
+  }
+  draining_.clear();
+}
+
+}  // namespace thrum::server
