@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "framework/dispatch/call_context.h"
 #include "framework/transport/wire.h"
@@ -18,12 +19,14 @@ namespace thrum::dispatch {
 
 class Call {
  public:
+  // The request message is `request` from `offset` on.
   Call(transport::Protocol protocol, transport::MessageHeader header, std::string request,
-       std::shared_ptr<const ConnectionInfo> connection, size_t reply_headroom = 0)
+       size_t offset, std::shared_ptr<const ConnectionInfo> connection, size_t reply_headroom = 0)
       : protocol_(protocol),
         reply_headroom_(reply_headroom),
         header_(std::move(header)),
         request_(std::move(request)),
+        offset_(offset),
         context_(std::move(connection), header_.name, header_.seqid, CallContext::Clock::now()) {}
   virtual ~Call() = default;
   Call(const Call&) = delete;
@@ -32,7 +35,7 @@ class Call {
   transport::Protocol protocol() const { return protocol_; }
   const transport::MessageHeader& header() const { return header_; }
   bool oneway() const { return header_.type == transport::MessageType::kOneway; }
-  const std::string& request() const { return request_; }
+  std::string_view request() const { return std::string_view(request_).substr(offset_); }
   const CallContext& context() const { return context_; }
   // Bytes the reply should leave free in front of the message, for the
   // transport's own header (a frame length), so it is written in one piece.
@@ -49,6 +52,7 @@ class Call {
   size_t reply_headroom_;
   transport::MessageHeader header_;
   std::string request_;
+  size_t offset_;
   CallContext context_;  // points into header_, so declared after it
 };
 

@@ -44,7 +44,7 @@ Dispatcher::Dispatcher(std::shared_ptr<apache::thrift::TProcessor> processor, Me
 std::string Dispatcher::run(const Call& call) {
   calls_.inc();
   WorkerBuffers& b = workerBuffers();
-  const std::string& request = call.request();
+  std::string_view request = call.request();
   b.transport->begin(request, call.replyHeadroom());
   bool binary = call.protocol() == transport::Protocol::kBinary;
   const auto& in = binary ? b.in_binary : b.in_compact;

@@ -44,8 +44,8 @@ class ConnectionCall final : public dispatch::Call {
   ConnectionCall(transport::Protocol protocol, transport::InboundMessage message,
                  std::shared_ptr<const ConnectionInfo> info, size_t headroom,
                  std::shared_ptr<Connection> connection, WorkerLink& link, uint64_t slot)
-      : Call(protocol, std::move(message.header), std::move(message.bytes), std::move(info),
-             headroom),
+      : Call(protocol, std::move(message.header), std::move(message.storage), message.offset,
+             std::move(info), headroom),
         connection_(std::move(connection)),
         link_(link),
         slot_(slot) {}

@@ -336,9 +336,18 @@ WireErrc MessageReader::feed(std::span<const uint8_t> data, std::vector<InboundM
     if (msg.header.type != MessageType::kCall && msg.header.type != MessageType::kOneway) {
       return error_ = WireErrc::kUnexpectedMessageType;
     }
-    msg.bytes.assign(reinterpret_cast<const char*>(body.data()), body.size());
-    out.push_back(std::move(msg));
+    bool whole_buffer = from_buffer && pos == 0 && size == buffer_.size();
     pos += size;
+    if (whole_buffer && prefix > 0) {
+      // The buffer holds exactly this frame: hand it over instead of copying.
+      msg.storage = std::move(buffer_);
+      msg.offset = prefix;
+      buffer_.clear();
+      out.push_back(std::move(msg));
+      return WireErrc::kOk;
+    }
+    msg.storage.assign(reinterpret_cast<const char*>(body.data()), body.size());
+    out.push_back(std::move(msg));
   }
 
   if (from_buffer) {

@@ -21,6 +21,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "framework/transport/wire.h"
@@ -29,7 +30,13 @@ namespace thrum::transport {
 
 struct InboundMessage {
   MessageHeader header;
-  std::string bytes;  // the whole message as the protocol encodes it; no frame prefix
+  // Holds the message from `offset` on (a frame's length prefix may precede
+  // it: a large frame is handed over in the buffer it was received in).
+  std::string storage;
+  size_t offset = 0;
+
+  // The whole message as the protocol encodes it; no frame prefix.
+  std::string_view bytes() const { return std::string_view(storage).substr(offset); }
 };
 
 // Finds the end of one unframed message by skipping its struct, element by

@@ -1,51 +1,62 @@
 #include "framework/transport/wire.h"
 
 #include <cstring>
+#include <iterator>
 
 #include "framework/transport/byte_cursor.h"
 
 namespace thrum::transport {
 namespace {
 
+// One row per WireErrc, in enum order: the counter name and the message.
+struct ErrcText {
+  WireErrc code;
+  std::string_view short_name;
+  std::string_view message;
+};
+constexpr ErrcText kErrcTexts[] = {
+    {WireErrc::kOk, "ok", "ok"},
+    {WireErrc::kNotThrift, "not_thrift", "not a Thrift stream (unknown first bytes)"},
+    {WireErrc::kLooksLikeTls, "looks_like_tls", "TLS handshake on a plain endpoint"},
+    {WireErrc::kLooksLikeHttp, "looks_like_http", "HTTP request on a Thrift endpoint"},
+    {WireErrc::kTooLarge, "too_large", "message larger than the configured limit"},
+    {WireErrc::kEmptyFrame, "empty_frame", "frame of length zero"},
+    {WireErrc::kProtocolMismatch, "protocol_mismatch",
+     "frame protocol differs from the connection's"},
+    {WireErrc::kBadVersion, "bad_version", "unsupported protocol version"},
+    {WireErrc::kUnknownMessageType, "unknown_message_type", "unknown message type"},
+    {WireErrc::kUnexpectedMessageType, "unexpected_message_type",
+     "reply or exception sent to a server"},
+    {WireErrc::kNegativeSize, "negative_size", "negative length"},
+    {WireErrc::kBadFieldType, "bad_field_type", "unknown field type"},
+    {WireErrc::kTooDeep, "too_deep", "nesting too deep"},
+    {WireErrc::kBadVarint, "bad_varint", "malformed varint"},
+    {WireErrc::kTruncated, "truncated", "stream ended inside a message"},
+};
+
+constexpr bool rowsInEnumOrder() {
+  for (size_t i = 0; i < std::size(kErrcTexts); ++i) {
+    if (static_cast<size_t>(kErrcTexts[i].code) != i) return false;
+  }
+  return true;
+}
+static_assert(rowsInEnumOrder(), "kErrcTexts must list every WireErrc in enum order");
+
+const ErrcText& describe(WireErrc e) {
+  static constexpr ErrcText kUnknown{WireErrc::kOk, "unknown", "unknown wire error"};
+  auto i = static_cast<size_t>(e);
+  return i < std::size(kErrcTexts) ? kErrcTexts[i] : kUnknown;
+}
+
 class WireCategory final : public boost::system::error_category {
  public:
   const char* name() const noexcept override { return "thrum.wire"; }
-  std::string message(int ev) const override {
-    switch (static_cast<WireErrc>(ev)) {
-      case WireErrc::kOk:
-        return "ok";
-      case WireErrc::kNotThrift:
-        return "not a Thrift stream (unknown first bytes)";
-      case WireErrc::kLooksLikeTls:
-        return "TLS handshake on a plain endpoint";
-      case WireErrc::kLooksLikeHttp:
-        return "HTTP request on a Thrift endpoint";
-      case WireErrc::kTooLarge:
-        return "message larger than the configured limit";
-      case WireErrc::kEmptyFrame:
-        return "frame of length zero";
-      case WireErrc::kProtocolMismatch:
-        return "frame protocol differs from the connection's";
-      case WireErrc::kBadVersion:
-        return "unsupported protocol version";
-      case WireErrc::kUnknownMessageType:
-        return "unknown message type";
-      case WireErrc::kUnexpectedMessageType:
-        return "reply or exception sent to a server";
-      case WireErrc::kNegativeSize:
-        return "negative length";
-      case WireErrc::kBadFieldType:
-        return "unknown field type";
-      case WireErrc::kTooDeep:
-        return "nesting too deep";
-      case WireErrc::kBadVarint:
-        return "malformed varint";
-      case WireErrc::kTruncated:
-        return "stream ended inside a message";
-    }
-    return "unknown wire error";
-  }
+  std::string message(int ev) const override;
 };
+
+std::string WireCategory::message(int ev) const {
+  return std::string(describe(static_cast<WireErrc>(ev)).message);
+}
 
 using detail::ByteCursor;
 
@@ -140,39 +151,7 @@ boost::system::error_code make_error_code(WireErrc e) {
 }
 
 std::string_view shortName(WireErrc e) {
-  switch (e) {
-    case WireErrc::kOk:
-      return "ok";
-    case WireErrc::kNotThrift:
-      return "not_thrift";
-    case WireErrc::kLooksLikeTls:
-      return "looks_like_tls";
-    case WireErrc::kLooksLikeHttp:
-      return "looks_like_http";
-    case WireErrc::kTooLarge:
-      return "too_large";
-    case WireErrc::kEmptyFrame:
-      return "empty_frame";
-    case WireErrc::kProtocolMismatch:
-      return "protocol_mismatch";
-    case WireErrc::kBadVersion:
-      return "bad_version";
-    case WireErrc::kUnknownMessageType:
-      return "unknown_message_type";
-    case WireErrc::kUnexpectedMessageType:
-      return "unexpected_message_type";
-    case WireErrc::kNegativeSize:
-      return "negative_size";
-    case WireErrc::kBadFieldType:
-      return "bad_field_type";
-    case WireErrc::kTooDeep:
-      return "too_deep";
-    case WireErrc::kBadVarint:
-      return "bad_varint";
-    case WireErrc::kTruncated:
-      return "truncated";
-  }
-  return "unknown";
+  return describe(e).short_name;
 }
 
 std::string_view toString(Framing framing) {

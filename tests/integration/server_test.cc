@@ -145,25 +145,17 @@ TEST_P(StockClientTest, MessageOverTheLimitClosesOnlyThatConnection) {
   EXPECT_EQ(out, "unaffected");
 }
 
-INSTANTIATE_TEST_SUITE_P(AllStockStacks, StockClientTest,
-                         ::testing::Values(Stack{Framing::kFramed, Protocol::kBinary},
-                                           Stack{Framing::kFramed, Protocol::kCompact},
-                                           Stack{Framing::kUnframed, Protocol::kBinary},
-                                           Stack{Framing::kUnframed, Protocol::kCompact}),
+INSTANTIATE_TEST_SUITE_P(AllStockStacks, StockClientTest, ::testing::ValuesIn(testing::kAllStacks),
                          [](const auto& info) { return testing::stackName(info.param); });
 
 TEST(Server, TwoHundredConcurrentClients) {
   TestServer server({.io_threads = 2, .workers = 4});
   constexpr int kClients = 200, kCalls = 20;
-  const Stack stacks[] = {{Framing::kFramed, Protocol::kBinary},
-                          {Framing::kFramed, Protocol::kCompact},
-                          {Framing::kUnframed, Protocol::kBinary},
-                          {Framing::kUnframed, Protocol::kCompact}};
   std::atomic<int> ok{0};
   std::vector<std::thread> clients;
   for (int i = 0; i < kClients; ++i) {
     clients.emplace_back([&, i] {
-      auto c = connectStock(server.port(), stacks[i % 4]);
+      auto c = connectStock(server.port(), testing::kAllStacks[i % 4]);
       for (int k = 0; k < kCalls; ++k) {
         std::string payload = std::to_string(i) + "/" + std::to_string(k);
         std::string out;

@@ -23,6 +23,14 @@ struct Stack {
   transport::Protocol protocol;
 };
 
+// The four stock client stacks.
+inline constexpr Stack kAllStacks[] = {
+    {transport::Framing::kFramed, transport::Protocol::kBinary},
+    {transport::Framing::kFramed, transport::Protocol::kCompact},
+    {transport::Framing::kUnframed, transport::Protocol::kBinary},
+    {transport::Framing::kUnframed, transport::Protocol::kCompact},
+};
+
 std::string stackName(const Stack& stack);
 
 // Both stacks' transports, protocols and the generated client, connected.

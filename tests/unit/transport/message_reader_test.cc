@@ -101,7 +101,7 @@ TEST_P(MessageReaderStacks, FindsEveryMessageWhateverTheSplit) {
     ASSERT_EQ(reader.feed(bytesOf(wire).subspan(cut), got), WireErrc::kOk) << "cut " << cut;
     ASSERT_EQ(got.size(), whole.size()) << "cut " << cut;
     for (size_t i = 0; i < got.size(); ++i) {
-      EXPECT_EQ(got[i].bytes, whole[i].bytes) << "cut " << cut;
+      EXPECT_EQ(got[i].bytes(), whole[i].bytes()) << "cut " << cut;
       EXPECT_EQ(got[i].header.seqid, whole[i].header.seqid);
     }
     EXPECT_TRUE(reader.idle());
@@ -112,7 +112,7 @@ TEST_P(MessageReaderStacks, FindsEveryMessageWhateverTheSplit) {
     ASSERT_EQ(reader.feed(bytesOf(std::string_view(&c, 1)), got), WireErrc::kOk);
   }
   ASSERT_EQ(got.size(), whole.size());
-  EXPECT_EQ(got.back().bytes, whole.back().bytes);
+  EXPECT_EQ(got.back().bytes(), whole.back().bytes());
 }
 
 TEST_P(MessageReaderStacks, MessageBytesDecodeWithTheStockProtocol) {
@@ -122,8 +122,9 @@ TEST_P(MessageReaderStacks, MessageBytesDecodeWithTheStockProtocol) {
   std::vector<InboundMessage> got;
   ASSERT_EQ(reader.feed(bytesOf(wire), got), WireErrc::kOk);
   ASSERT_EQ(got.size(), 1u);
-  auto buffer = std::make_shared<TMemoryBuffer>(reinterpret_cast<uint8_t*>(got[0].bytes.data()),
-                                                static_cast<uint32_t>(got[0].bytes.size()));
+  std::string message(got[0].bytes());
+  auto buffer = std::make_shared<TMemoryBuffer>(reinterpret_cast<uint8_t*>(message.data()),
+                                                static_cast<uint32_t>(message.size()));
   std::shared_ptr<apache::thrift::protocol::TProtocol> proto;
   if (stack.protocol == Protocol::kBinary) {
     proto = std::make_shared<apache::thrift::protocol::TBinaryProtocol>(buffer);
@@ -167,10 +168,7 @@ TEST_P(MessageReaderStacks, RefusesMessageOverTheLimitBeforeBufferingIt) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllStockStacks, MessageReaderStacks,
-                         ::testing::Values(Stack{Framing::kFramed, Protocol::kBinary},
-                                           Stack{Framing::kFramed, Protocol::kCompact},
-                                           Stack{Framing::kUnframed, Protocol::kBinary},
-                                           Stack{Framing::kUnframed, Protocol::kCompact}),
+                         ::testing::ValuesIn(testing::kAllStacks),
                          [](const auto& info) { return testing::stackName(info.param); });
 
 WireErrc feedAll(std::string_view bytes, uint32_t max = kDefaultMaxMessageBytes) {
