@@ -1,7 +1,9 @@
 #include "framework/io/io_threads.h"
 
+#include <future>
 #include <string>
 
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include <pthread.h>
@@ -39,6 +41,18 @@ void IoThreads::start() {
       }
     });
   }
+}
+
+void IoThreads::sync() {
+  if (threads_.empty()) return;
+  std::vector<std::future<void>> done;
+  for (auto& ctx : contexts_) {
+    auto reached = std::make_shared<std::promise<void>>();
+    done.push_back(reached->get_future());
+    // FIFO: this runs after everything posted to the context before it.
+    boost::asio::post(*ctx, [reached] { reached->set_value(); });
+  }
+  for (auto& d : done) d.wait();
 }
 
 void IoThreads::stop() {

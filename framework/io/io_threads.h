@@ -31,6 +31,10 @@ class IoThreads {
   IoThreads& operator=(const IoThreads&) = delete;
 
   void start();
+  // Returns once every context has run the handlers that were queued on it
+  // when sync() was called. Call from a thread that is not an I/O thread.
+  void sync();
+
   // Stops every context and joins its thread. Handlers still queued are
   // destroyed with their context, so close what is bound to it first.
   void stop();

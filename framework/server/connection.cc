@@ -125,7 +125,9 @@ void Connection::onReadable(const boost::system::error_code& wait_ec) {
     if (ec == asio::error::would_block || ec == asio::error::try_again) break;
     if (ec == asio::error::eof) {
       transport::WireErrc err = reader_.finish();
-      return close(err == transport::WireErrc::kOk ? "peer_closed" : shortName(err));
+      if (err == transport::WireErrc::kOk) return close("peer_closed");
+      spdlog::info("connection {} from {}: {}", id(), info_->peer, make_error_code(err).message());
+      return close(shortName(err));
     }
     if (ec) return close("io_error");
 

@@ -78,7 +78,9 @@ void Server::stop() {
   }
   // 3. Workers: abandon the queue, let running calls finish, join.
   core_->pool.stop();
-  // 4. I/O threads.
+  // 4. I/O threads, once they have delivered what the workers handed back
+  //    (replies for closed connections are counted as dropped there).
+  core_->io.sync();
   core_->io.stop();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                   started);

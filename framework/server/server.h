@@ -19,7 +19,7 @@
 //      are answered and written (the drain), or when drain_timeout passes;
 //   3. the worker pool abandons what is still queued and joins its threads
 //      (a call already running is allowed to finish);
-//   4. the I/O threads stop and join.
+//   4. the I/O threads deliver what the workers handed back, stop and join.
 #pragma once
 
 #include <chrono>

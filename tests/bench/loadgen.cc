@@ -7,7 +7,8 @@
 // once by the stock generated client; replies are checked to be T_REPLY.
 // One or two threads, each with its own io_context, share the connections.
 // Prints one JSON object: calls, seconds, calls_per_s, p50_us, p99_us,
-// p999_us, errors, connect_errors.
+// p999_us, errors, connect_errors, and histogram_us: the count of calls
+// whose latency is at most each power of two of microseconds.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -222,11 +223,23 @@ int main(int argc, char** argv) {
     connect_errors += s.connect_errors;
   }
   std::sort(all.begin(), all.end());
+  std::string histogram;
+  size_t counted = 0;
+  for (uint64_t bound = 1; counted < all.size(); bound *= 2) {
+    size_t upto = static_cast<size_t>(
+        std::upper_bound(all.begin(), all.end(), static_cast<uint32_t>(bound)) - all.begin());
+    if (upto > counted) {
+      histogram += (histogram.empty() ? "" : ", ") + std::string("\"") + std::to_string(bound) +
+                   "\": " + std::to_string(upto - counted);
+      counted = upto;
+    }
+  }
   std::printf(
       "{\"calls\": %zu, \"seconds\": %.3f, \"calls_per_s\": %.1f, \"p50_us\": %u, "
-      "\"p99_us\": %u, \"p999_us\": %u, \"errors\": %llu, \"connect_errors\": %llu}\n",
+      "\"p99_us\": %u, \"p999_us\": %u, \"errors\": %llu, \"connect_errors\": %llu, "
+      "\"histogram_us\": {%s}}\n",
       all.size(), seconds, static_cast<double>(all.size()) / seconds, percentile(all, 0.5),
       percentile(all, 0.99), percentile(all, 0.999), static_cast<unsigned long long>(errors),
-      static_cast<unsigned long long>(connect_errors));
+      static_cast<unsigned long long>(connect_errors), histogram.c_str());
   return 0;
 }

@@ -263,6 +263,25 @@ TEST(Server, StopDrainsInFlightCallsBeforeClosing) {
   EXPECT_THROW(connectStock(server.port(), stack), TTransportException);
 }
 
+TEST(Server, DrainTimeoutClosesWhatIsStillBusyAndStopStillFinishes) {
+  TestServer server({.workers = 1, .drain_timeout = std::chrono::milliseconds(50)});
+  const Stack stack{Framing::kFramed, Protocol::kBinary};
+  RawClient running(server.port()), queued(server.port());
+  running.send(testing::encodeWith(stack, [](auto& c) { c.send_echo("block"); }));
+  ASSERT_TRUE(server.handler->gate.waitForWaiting(1));
+  queued.send(testing::encodeWith(stack, [](auto& c) { c.send_echo("never runs"); }));
+  ASSERT_TRUE(waitFor([&] { return server.metric("workers.queued") == 1; }));
+
+  auto stopped = std::async(std::launch::async, [&] { server.server->stop(); });
+  ASSERT_TRUE(waitFor([&] { return server.metric("connections.closed.drain_timeout") == 2; }));
+  EXPECT_EQ(running.readUntilClosed(), "");
+  // stop() waits for the running handler, never for the queued call.
+  server.handler->gate.release();
+  stopped.get();
+  EXPECT_EQ(server.metric("calls.abandoned"), 1);
+  EXPECT_EQ(server.metric("replies.dropped"), 2);
+}
+
 TEST(Server, MultiplexedServicesShareOneServer) {
   auto first = std::make_shared<testing::TestHandler>("first:");
   auto second = std::make_shared<testing::TestHandler>("second:");
