@@ -1,9 +1,9 @@
 #include "framework/dispatch/worker_pool.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <string>
-
-#include <pthread.h>
 
 namespace thrum::dispatch {
 

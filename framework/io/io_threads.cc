@@ -1,12 +1,12 @@
 #include "framework/io/io_threads.h"
 
+#include <pthread.h>
+
 #include <future>
 #include <string>
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
-
-#include <pthread.h>
 
 namespace thrum::io {
 

@@ -1,5 +1,8 @@
 #include "framework/server/server.h"
 
+#include <malloc.h>
+#include <sys/resource.h>
+
 #include <csignal>
 #include <future>
 
@@ -10,8 +13,6 @@
 
 #include "framework/server/connection.h"
 #include "framework/server/server_core.h"
-#include <malloc.h>
-#include <sys/resource.h>
 
 namespace thrum {
 

@@ -9,6 +9,8 @@
 // Prints one JSON object: calls, seconds, calls_per_s, p50_us, p99_us,
 // p999_us, errors, connect_errors, and histogram_us: the count of calls
 // whose latency is at most each power of two of microseconds.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -31,7 +33,6 @@
 
 #include "Bench.h"
 #include "framework/endpoint/tcp_listener.h"
-#include <sys/resource.h>
 
 namespace asio = boost::asio;
 using asio::ip::tcp;

@@ -57,9 +57,8 @@ int main(int argc, char** argv) {
   threads->threadFactory(std::make_shared<concurrency::ThreadFactory>());
   threads->start();
   auto socket = std::make_shared<transport::TNonblockingServerSocket>("127.0.0.1", port);
-  server::TNonblockingServer server(processor,
-                                    std::make_shared<protocol::TBinaryProtocolFactory>(), socket,
-                                    threads);
+  server::TNonblockingServer server(processor, std::make_shared<protocol::TBinaryProtocolFactory>(),
+                                    socket, threads);
   server.setNumIOThreads(io_threads);
   server::TNonblockingServer* self = &server;
   server.setServerEventHandler(std::make_shared<PrintPort>(self));

@@ -1,5 +1,7 @@
 #include "tests/support/clients.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
@@ -7,8 +9,6 @@
 #include <thrift/protocol/TCompactProtocol.h>
 #include <thrift/protocol/TMultiplexedProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
-
-#include <sys/socket.h>
 
 namespace thrum::testing {
 
