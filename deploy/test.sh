@@ -12,13 +12,29 @@ jobs=$(nproc)
 # Test executables whose cases also run under ThreadSanitizer.
 TSAN_TESTS='^(dispatch_test|metrics_test|server_test)\.'
 
+passed=0
+failed=0
 run_suite() {
   local dir="$1" regex="$2"
   shift 2
   echo "== build $dir"
   deploy/build.sh "$dir" "$@"
   echo "== test $dir ${regex:+(tests matching $regex)}"
-  (cd "$dir" && ctest --output-on-failure -j "$jobs" ${regex:+-R "$regex"})
+  local log="$dir/ctest.log" status=0
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" ${regex:+-R "$regex"}) 2>&1 | tee "$log" ||
+    status=$?
+  # "N% tests passed, F tests failed out of T"
+  local summary
+  summary=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
+  local f t
+  f=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")
+  t=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$summary")
+  passed=$((passed + ${t:-0} - ${f:-0}))
+  failed=$((failed + ${f:-0}))
+  if [ "$status" -ne 0 ] || [ -z "$summary" ]; then
+    echo "$passed passed, $((failed > 0 ? failed : 1)) failed"
+    exit 1
+  fi
 }
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
@@ -28,4 +44,4 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 run_suite build/release ""
 run_suite build/asan "" -DTHRUM_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug
 run_suite build/tsan "$TSAN_TESTS" -DTHRUM_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo
-echo "== all suites passed"
+echo "$passed passed, $failed failed"

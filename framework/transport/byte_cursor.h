@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <span>
 
+#include "framework/transport/wire.h"
+
 namespace thrum::transport::detail {
 
 class ByteCursor {
@@ -62,5 +64,19 @@ class ByteCursor {
   std::span<const uint8_t> bytes_;
   size_t pos_;
 };
+
+// A varint read as a scan step: kTooLong is a kBadVarint error.
+inline Scan scanVarint(ByteCursor& in, uint64_t& v, size_t max_len, WireErrc& err) {
+  switch (in.varint(v, max_len)) {
+    case ByteCursor::Varint::kOk:
+      return Scan::kComplete;
+    case ByteCursor::Varint::kNeedMore:
+      return Scan::kNeedMore;
+    case ByteCursor::Varint::kTooLong:
+      break;
+  }
+  err = WireErrc::kBadVarint;
+  return Scan::kError;
+}
 
 }  // namespace thrum::transport::detail

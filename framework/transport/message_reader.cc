@@ -45,18 +45,6 @@ Scan fail(WireErrc& err, WireErrc e) {
   return Scan::kError;
 }
 
-Scan fromVarint(detail::ByteCursor::Varint v, WireErrc& err) {
-  switch (v) {
-    case detail::ByteCursor::Varint::kOk:
-      return Scan::kComplete;
-    case detail::ByteCursor::Varint::kNeedMore:
-      return Scan::kNeedMore;
-    case detail::ByteCursor::Varint::kTooLong:
-      return fail(err, WireErrc::kBadVarint);
-  }
-  return fail(err, WireErrc::kBadVarint);
-}
-
 }  // namespace
 
 class UnframedScanner::Cursor : public detail::ByteCursor {
@@ -121,7 +109,7 @@ Scan UnframedScanner::step(Cursor& in, WireErrc& err) {
       uint8_t ctype = type & 0x0f;
       if ((type >> 4) == 0) {  // no delta: a full zigzag field id follows
         uint64_t id = 0;
-        if (Scan s = fromVarint(in.varint(id, 3), err); s != Scan::kComplete) return s;
+        if (Scan s = detail::scanVarint(in, id, 3, err); s != Scan::kComplete) return s;
       }
       // In a field header the type itself carries a bool's value.
       if (ctype == kCTrue || ctype == kCFalse) return Scan::kComplete;
@@ -222,17 +210,17 @@ Scan UnframedScanner::skipValue(Cursor& in, uint8_t type, WireErrc& err) {
     case kCByte:
       return need(1);
     case kCI16:
-      return fromVarint(in.varint(v, 3), err);
+      return detail::scanVarint(in, v, 3, err);
     case kCI32:
-      return fromVarint(in.varint(v, 5), err);
+      return detail::scanVarint(in, v, 5, err);
     case kCI64:
-      return fromVarint(in.varint(v, 10), err);
+      return detail::scanVarint(in, v, 10, err);
     case kCDouble:
       return need(8);
     case kCUuid:
       return need(16);
     case kCBinary: {
-      if (Scan s = fromVarint(in.varint(v, 5), err); s != Scan::kComplete) return s;
+      if (Scan s = detail::scanVarint(in, v, 5, err); s != Scan::kComplete) return s;
       if (v > max_) return fail(err, WireErrc::kTooLarge);
       return need(v);
     }
@@ -244,7 +232,7 @@ Scan UnframedScanner::skipValue(Cursor& in, uint8_t type, WireErrc& err) {
       if (!in.u8(size_type)) return Scan::kNeedMore;
       uint64_t count = size_type >> 4;
       if (count == 15) {
-        if (Scan s = fromVarint(in.varint(count, 5), err); s != Scan::kComplete) return s;
+        if (Scan s = detail::scanVarint(in, count, 5, err); s != Scan::kComplete) return s;
       }
       if (Scan s = sized(count, 1); s != Scan::kComplete) return s;
       return push({Kind::kList, static_cast<uint8_t>(size_type & 0x0f), 0, false,
@@ -253,7 +241,7 @@ Scan UnframedScanner::skipValue(Cursor& in, uint8_t type, WireErrc& err) {
     }
     case kCMap: {
       uint64_t count = 0;
-      if (Scan s = fromVarint(in.varint(count, 5), err); s != Scan::kComplete) return s;
+      if (Scan s = detail::scanVarint(in, count, 5, err); s != Scan::kComplete) return s;
       if (count == 0) return Scan::kComplete;  // an empty map has no type byte
       uint8_t types = 0;
       if (!in.u8(types)) return Scan::kNeedMore;

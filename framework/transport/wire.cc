@@ -104,22 +104,8 @@ Scan parseCompactHeader(ByteCursor& in, uint32_t max_bytes, MessageHeader& heade
   uint8_t type = (version_type >> 5) & 0x07;
   if (!validType(type)) return fail(err, WireErrc::kUnknownMessageType);
   uint64_t seqid = 0, len = 0;
-  switch (in.varint(seqid, 5)) {
-    case ByteCursor::Varint::kNeedMore:
-      return Scan::kNeedMore;
-    case ByteCursor::Varint::kTooLong:
-      return fail(err, WireErrc::kBadVarint);
-    case ByteCursor::Varint::kOk:
-      break;
-  }
-  switch (in.varint(len, 5)) {
-    case ByteCursor::Varint::kNeedMore:
-      return Scan::kNeedMore;
-    case ByteCursor::Varint::kTooLong:
-      return fail(err, WireErrc::kBadVarint);
-    case ByteCursor::Varint::kOk:
-      break;
-  }
+  if (Scan s = detail::scanVarint(in, seqid, 5, err); s != Scan::kComplete) return s;
+  if (Scan s = detail::scanVarint(in, len, 5, err); s != Scan::kComplete) return s;
   if (len > max_bytes) return fail(err, WireErrc::kTooLarge);
   const uint8_t* name = in.here();
   if (!in.skip(len)) return Scan::kNeedMore;
