@@ -1,7 +1,10 @@
 #include "framework/server/connection.h"
 
+#include <sys/socket.h>
+
 #include <array>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
@@ -28,13 +31,26 @@ std::span<uint8_t> scratch() {
   return {buffer.get(), kScratchBytes};
 }
 
-std::string peerOf(const asio::ip::tcp::socket& socket) {
+bool isInet(const endpoint::StreamSocket& socket) {
+  int family = socket.local_endpoint().data()->sa_family;
+  return family == AF_INET || family == AF_INET6;
+}
+
+// "ADDR:PORT" for TCP; for a unix socket the peer's credentials, which the
+// kernel vouches for ("unix:pid=812,uid=1000").
+std::string peerOf(const endpoint::StreamSocket& socket) {
   boost::system::error_code ec;
   auto ep = socket.remote_endpoint(ec);
   if (ec) return "unknown";
-  if (ep.address().is_v6())
-    return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
+  if (ep.data()->sa_family == AF_UNIX) {
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (getsockopt(const_cast<endpoint::StreamSocket&>(socket).native_handle(), SOL_SOCKET,
+                   SO_PEERCRED, &cred, &len) == 0) {
+      return "unix:pid=" + std::to_string(cred.pid) + ",uid=" + std::to_string(cred.uid);
+    }
+  }
+  return endpoint::describeEndpoint(ep);
 }
 
 // The call as the worker pool sees it; completing it posts the reply back to
@@ -77,7 +93,7 @@ class ConnectionCall final : public dispatch::Call {
 
 }  // namespace
 
-Connection::Connection(asio::ip::tcp::socket socket, ServerCore& core, WorkerLink& link)
+Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLink& link)
     : socket_(std::move(socket)),
       core_(core),
       link_(link),
@@ -92,7 +108,7 @@ void Connection::start() {
   core_.accepted.inc();
   core_.open.add(1);
   boost::system::error_code ec;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  if (isInet(socket_)) socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
   if (!core_.registry.add(id(), weak_from_this())) {
     close("shutdown");
@@ -105,7 +121,7 @@ void Connection::start() {
 void Connection::doWaitReadable() {
   reading_ = true;
   socket_.async_wait(
-      asio::ip::tcp::socket::wait_read,
+      endpoint::StreamSocket::wait_read,
       [self = shared_from_this()](const boost::system::error_code& ec) { self->onReadable(ec); });
 }
 
@@ -274,7 +290,7 @@ void Connection::close(std::string_view reason) {
   core_.replies_dropped.inc(unsent);
   slots_.clear();
   boost::system::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.shutdown(endpoint::StreamSocket::shutdown_both, ignored);
   socket_.close(ignored);
   core_.closedCounter(reason).inc();
   core_.open.add(-1);

@@ -26,9 +26,8 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/asio/ip/tcp.hpp>
-
 #include "framework/dispatch/call_context.h"
+#include "framework/endpoint/listener.h"
 #include "framework/transport/message_reader.h"
 
 namespace thrum::server {
@@ -39,7 +38,7 @@ class ServerCore;
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // `link` belongs to the I/O thread the socket is bound to.
-  Connection(boost::asio::ip::tcp::socket socket, ServerCore& core, WorkerLink& link);
+  Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLink& link);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -76,7 +75,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void maybeClose();
   size_t headroom() const;
 
-  boost::asio::ip::tcp::socket socket_;
+  endpoint::StreamSocket socket_;
   ServerCore& core_;
   WorkerLink& link_;
   std::shared_ptr<const ConnectionInfo> info_;

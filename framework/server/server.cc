@@ -27,17 +27,32 @@ Server::~Server() {
   stop();
 }
 
-boost::system::error_code Server::listen(const endpoint::TcpAddress& address) {
-  boost::system::error_code ec;
-  std::string where;
-  // Listeners share I/O thread 0; accepted sockets go round-robin to all.
-  auto listener = endpoint::TcpListener::open(core_->io.context(0), address, ec, &where);
-  if (!listener) {
-    spdlog::error("cannot listen on {}: {}", where, ec.message());
-    return ec;
+boost::system::error_code Server::listen(std::string_view spec, std::string* error) {
+  std::string why;
+  auto endpoint = endpoint::parseListenSpec(spec, why);
+  if (!endpoint) {
+    spdlog::error("cannot listen on {}", why);
+    if (error) *error = why;
+    return make_error_code(boost::system::errc::invalid_argument);
   }
-  listeners_.push_back(std::move(listener));
-  return {};
+  return listen(*endpoint, error);
+}
+
+boost::system::error_code Server::listen(const endpoint::ListenEndpoint& endpoint,
+                                         std::string* error) {
+  std::string why;
+  boost::system::error_code ec;
+  if (endpoint.isTls()) {
+    why = endpoint.text + ": TLS endpoints are not supported yet";
+    ec = make_error_code(boost::system::errc::operation_not_supported);
+  } else if (auto listener = endpoint::Listener::open(core_->io.context(0), endpoint, why, &ec)) {
+    // Listeners share I/O thread 0; accepted sockets go round-robin to all.
+    listeners_.push_back(std::move(listener));
+    return {};
+  }
+  spdlog::error("cannot listen on {}", why);
+  if (error) *error = why;
+  return ec;
 }
 
 void Server::start() {
@@ -47,15 +62,14 @@ void Server::start() {
   core_->pool.start();
   for (auto& listener : listeners_) {
     listener->start([core = core_.get()]() -> asio::io_context& { return core->io.next(); },
-                    [core = core_.get()](asio::ip::tcp::socket socket) {
+                    [core = core_.get()](endpoint::StreamSocket socket) {
                       server::WorkerLink& replies = core->workerLinkFor(socket.get_executor());
                       auto connection =
                           std::make_shared<server::Connection>(std::move(socket), *core, replies);
                       // Start on the connection's own I/O thread.
                       asio::post(connection->executor(), [connection] { connection->start(); });
                     });
-    spdlog::info("listening on {}:{}", listener->localEndpoint().address().to_string(),
-                 listener->localEndpoint().port());
+    spdlog::info("listening on {} ({})", listener->address(), listener->endpoint().text);
   }
 }
 
@@ -89,17 +103,12 @@ void Server::stop() {
 }
 
 uint16_t Server::port(size_t i) const {
-  return listeners_.at(i)->localEndpoint().port();
+  return listeners_.at(i)->port();
 }
 
 std::vector<std::string> Server::listeningOn() const {
   std::vector<std::string> out;
-  for (const auto& l : listeners_) {
-    auto ep = l->localEndpoint();
-    std::string addr = ep.address().to_string();
-    if (ep.address().is_v6()) addr = "[" + addr + "]";
-    out.push_back(addr + ":" + std::to_string(ep.port()));
-  }
+  for (const auto& l : listeners_) out.push_back(l->address());
   return out;
 }
 

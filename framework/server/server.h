@@ -3,7 +3,8 @@
 //   auto handler = std::make_shared<BenchHandler>();
 //   thrum::Server server(std::make_shared<thrum::bench::BenchProcessor>(handler),
 //                        {.io_threads = 2, .workers = 4});
-//   if (auto ec = server.listen({"127.0.0.1", 0}); ec) die(ec.message());
+//   std::string error;
+//   if (server.listen("tcp:port=0:interface=127.0.0.1", &error)) die(error);
 //   server.start();
 //   std::cout << server.port() << "\n";
 //   thrum::runUntilSignal(server);   // SIGINT/SIGTERM -> stop()
@@ -27,13 +28,14 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/system/error_code.hpp>
 #include <thrift/TProcessor.h>
 
 #include "framework/admin/metrics.h"
-#include "framework/endpoint/tcp_listener.h"
+#include "framework/endpoint/listener.h"
 
 namespace thrum {
 
@@ -59,17 +61,22 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens now, so a bad address fails at start-up with the OS's
-  // reason. Call before start(); may be called several times.
-  boost::system::error_code listen(const endpoint::TcpAddress& address);
+  // Opens a listener now, so a bad endpoint fails at start-up with the
+  // reason (in `error`, naming the endpoint). `spec` is an endpoint string
+  // (framework/endpoint/endpoint_string.h) or HOST:PORT. Call before start();
+  // may be called several times. Returns the OS error, or invalid_argument.
+  boost::system::error_code listen(std::string_view spec, std::string* error = nullptr);
+  boost::system::error_code listen(const endpoint::ListenEndpoint& endpoint,
+                                   std::string* error = nullptr);
 
   void start();
   // Drains and stops (see the order above). Idempotent; the destructor calls it.
   void stop();
 
-  // The bound port of the i-th listen() (useful after binding port 0).
+  // The bound TCP port of the i-th listen() (useful after binding port 0);
+  // 0 for a unix socket.
   uint16_t port(size_t i = 0) const;
-  // "ADDR:PORT" of every listener, in listen() order.
+  // Where each listener listens ("127.0.0.1:PORT", "unix:/path"), in listen() order.
   std::vector<std::string> listeningOn() const;
 
   size_t openConnections() const;
@@ -82,7 +89,7 @@ class Server {
   // Declared in dependency order; destroyed in reverse.
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<server::ServerCore> core_;
-  std::vector<std::shared_ptr<endpoint::TcpListener>> listeners_;
+  std::vector<std::shared_ptr<endpoint::Listener>> listeners_;
 };
 
 // Raises this process's soft limit on open descriptors to its hard limit (a

@@ -16,7 +16,7 @@
 #include <thrift/transport/TSocket.h>
 
 #include "Bench.h"
-#include "framework/endpoint/tcp_listener.h"
+#include "framework/endpoint/listener.h"
 
 using namespace apache::thrift;
 

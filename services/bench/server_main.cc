@@ -2,8 +2,8 @@
 //
 //   thrum-bench-server --listen 127.0.0.1:0 --io-threads 2 --workers 4
 //
-// Prints "listening on ADDR:PORT" for each endpoint on stdout once it
-// accepts, and drains on SIGTERM or SIGINT.
+// Prints "listening on ADDR:PORT" (or "listening on unix:PATH") for each
+// endpoint on stdout once it accepts, and drains on SIGTERM or SIGINT.
 #include <iostream>
 #include <string>
 #include <vector>
@@ -22,7 +22,9 @@ int main(int argc, char** argv) {
   thrum::ServerOptions options;
   int drain_ms = static_cast<int>(options.drain_timeout.count());
   std::string log_level = "info";
-  app.add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port); repeatable")
+  app.add_option("--listen", listen,
+                 "endpoint to listen on: HOST:PORT (port 0: any free port), tcp:PORT, "
+                 "unix:PATH, fd:N, systemd:index=N|name=NAME; repeatable")
       ->capture_default_str();
   app.add_option("--io-threads", options.io_threads, "I/O threads")
       ->capture_default_str()
@@ -52,27 +54,28 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
   options.drain_timeout = std::chrono::milliseconds(drain_ms);
 
-  std::vector<thrum::endpoint::TcpAddress> addresses;
+  // Every endpoint is checked before anything is opened.
+  std::vector<thrum::endpoint::ListenEndpoint> endpoints;
   bool bad = false;
   for (const auto& text : listen) {
     std::string error;
-    auto address = thrum::endpoint::parseHostPort(text, error);
-    if (!address) {
-      std::cerr << "--listen " << text << ": " << error << "\n";
+    auto endpoint = thrum::endpoint::parseListenSpec(text, error);
+    if (!endpoint) {
+      std::cerr << "--listen: " << error << "\n";
       bad = true;
       continue;
     }
-    addresses.push_back(*address);
+    endpoints.push_back(*endpoint);
   }
   if (bad) return 2;
 
   spdlog::info("open file limit {}", thrum::raiseOpenFileLimit());
   auto handler = std::make_shared<thrum::bench::BenchHandler>();
   thrum::Server server(std::make_shared<thrum::bench::BenchProcessor>(handler), options);
-  for (const auto& address : addresses) {
-    if (auto ec = server.listen(address)) {
-      std::cerr << "--listen " << address.host << ":" << address.port << ": " << ec.message()
-                << "\n";
+  for (const auto& endpoint : endpoints) {
+    std::string error;
+    if (server.listen(endpoint, &error)) {
+      std::cerr << "--listen: " << error << "\n";
       return 1;
     }
   }

@@ -32,7 +32,7 @@
 #include <thrift/transport/TBufferTransports.h>
 
 #include "Bench.h"
-#include "framework/endpoint/tcp_listener.h"
+#include "framework/endpoint/listener.h"
 
 namespace asio = boost::asio;
 using asio::ip::tcp;

@@ -308,8 +308,11 @@ TEST(Server, MultiplexedServicesShareOneServer) {
 TEST(Server, ListenReportsBindErrors) {
   TestServer running;
   Server second(std::make_shared<bench::BenchProcessor>(running.handler));
-  auto ec = second.listen({"127.0.0.1", running.port()});
+  std::string error;
+  auto ec = second.listen("127.0.0.1:" + std::to_string(running.port()), &error);
   EXPECT_EQ(ec, boost::asio::error::address_in_use);
+  EXPECT_EQ(error, "127.0.0.1:" + std::to_string(running.port()) + ": bind 127.0.0.1:" +
+                       std::to_string(running.port()) + ": Address already in use");
 }
 
 }  // namespace

@@ -17,8 +17,10 @@ class TestServer {
       : handler(std::make_shared<TestHandler>()) {
     if (!processor) processor = std::make_shared<bench::BenchProcessor>(handler);
     server = std::make_unique<Server>(std::move(processor), options);
-    auto ec = server->listen({"127.0.0.1", 0});
-    if (ec) throw std::runtime_error("listen: " + ec.message());
+    std::string error;
+    if (server->listen("tcp:port=0:interface=127.0.0.1", &error)) {
+      throw std::runtime_error("listen: " + error);
+    }
     server->start();
   }
   ~TestServer() {
