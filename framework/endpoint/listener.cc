@@ -303,6 +303,10 @@ void Listener::close() {
     boost::system::error_code ignored;
     self->backoff_.cancel();
     self->acceptor_.close(ignored);
+    if (!self->unlink_on_close_.empty()) {
+      ::unlink(self->unlink_on_close_.c_str());
+      self->unlink_on_close_.clear();
+    }
   });
 }
 

@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""thrum-bench-server on descriptors handed over by a parent process.
+
+Cases:
+  fd       the parent binds 127.0.0.1:0 and runs the server with --listen fd:N
+           (the descriptor inherited, not reopened); a python3-thrift client calls it.
+  systemd  the parent passes two listening sockets (TCP and unix) at fds 3 and 4
+           with LISTEN_PID, LISTEN_FDS=2 and LISTEN_FDNAMES exactly as systemd
+           does; the server listens on systemd:index=0 and systemd:name=local.
+  many     one server on tcp:0, [::1]:0 and a unix path at once.
+Each case ends with SIGTERM and expects exit 0.
+
+usage: socket_activation.py SERVER_BINARY GEN_PY_DIR
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, sys.argv[2])
+
+from thrift.protocol import TBinaryProtocol  # noqa: E402
+from thrift.transport import TSocket, TTransport  # noqa: E402
+
+from bench import Bench  # noqa: E402
+
+SERVER = sys.argv[1]
+passed = 0
+failed = 0
+
+
+def check(name, condition, detail=""):
+    global passed, failed
+    if condition:
+        passed += 1
+        print(f"ok   {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name} {detail}")
+
+
+def echo(payload, host=None, port=None, unix=None):
+    sock = TSocket.TSocket(unix_socket=unix) if unix else TSocket.TSocket(host, port)
+    sock.setTimeout(10000)
+    trans = TTransport.TFramedTransport(sock)
+    client = Bench.Client(TBinaryProtocol.TBinaryProtocol(trans))
+    trans.open()
+    try:
+        return client.echo(payload)
+    finally:
+        trans.close()
+
+
+def stop(proc, name):
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=30)
+    check(f"{name}: exits 0 after SIGTERM", code == 0, f"exit {code}")
+
+
+def tcp_listener():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    return s
+
+
+def case_fd():
+    lsock = tcp_listener()
+    port = lsock.getsockname()[1]
+    fd = lsock.fileno()
+    proc = subprocess.Popen([SERVER, "--listen", f"fd:{fd}"], pass_fds=[fd],
+                            stdout=subprocess.PIPE, text=True)
+    lsock.close()  # only the child holds it now
+    try:
+        line = proc.stdout.readline().strip()
+        check("fd: server reports the inherited address", line == f"listening on 127.0.0.1:{port}",
+              line)
+        check("fd: stock client calls through the inherited socket",
+              echo(b"inherited", "127.0.0.1", port) == b"inherited")
+    finally:
+        stop(proc, "fd")
+
+
+def case_systemd(tmp):
+    tcp = tcp_listener()
+    port = tcp.getsockname()[1]
+    path = os.path.join(tmp, "activated.sock")
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    unix.bind(path)
+    unix.listen(16)
+    # As systemd does it: descriptors from 3 on, LISTEN_PID naming the very
+    # process that execs the server ($$ survives exec).
+    script = ('LISTEN_PID=$$ LISTEN_FDS=2 LISTEN_FDNAMES=tcp:local exec "$0" "$@" '
+              f'3<&{tcp.fileno()} 4<&{unix.fileno()}')
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", script, SERVER, "--listen", "systemd:index=0",
+         "--listen", "systemd:name=local"],
+        pass_fds=[tcp.fileno(), unix.fileno()], stdout=subprocess.PIPE, text=True)
+    tcp.close()
+    unix.close()
+    try:
+        first = proc.stdout.readline().strip()
+        second = proc.stdout.readline().strip()
+        check("systemd: both passed sockets reported",
+              first == f"listening on 127.0.0.1:{port}" and second == f"listening on unix:{path}",
+              [first, second])
+        check("systemd: call over the TCP socket", echo(b"tcp", "127.0.0.1", port) == b"tcp")
+        check("systemd: call over the unix socket by name", echo(b"unix", unix=path) == b"unix")
+    finally:
+        stop(proc, "systemd")
+
+
+def case_many(tmp):
+    path = os.path.join(tmp, "many.sock")
+    proc = subprocess.Popen(
+        [SERVER, "--listen", "tcp:port=0:interface=127.0.0.1", "--listen", "[::1]:0",
+         "--listen", f"unix:address={path}:mode=0660"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline().strip() for _ in range(3)]
+        v4 = int(lines[0].rsplit(":", 1)[1])
+        v6 = int(lines[1].rsplit(":", 1)[1])
+        check("many: three endpoints reported", lines[2] == f"listening on unix:{path}", lines)
+        check("many: IPv4", echo(b"4", "127.0.0.1", v4) == b"4")
+        check("many: IPv6", echo(b"6", "::1", v6) == b"6")
+        check("many: unix", echo(b"u", unix=path) == b"u")
+        check("many: unix mode 0660", oct(os.stat(path).st_mode & 0o777) == "0o660")
+    finally:
+        stop(proc, "many")
+    check("many: unix socket file removed on exit", not os.path.exists(path))
+
+
+def case_bad_config():
+    proc = subprocess.run([SERVER, "--listen", "tcp:port=99999", "--listen", "unix"],
+                          capture_output=True, text=True, timeout=30)
+    check("bad endpoints: non-zero exit", proc.returncode != 0, proc.returncode)
+    check("bad endpoints: every problem named",
+          "tcp: port must be a number from 0 to 65535, not '99999'" in proc.stderr
+          and "unix: address= is required" in proc.stderr, proc.stderr)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="thrum-activation-")
+    try:
+        case_fd()
+        case_systemd(tmp)
+        case_many(tmp)
+        case_bad_config()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
