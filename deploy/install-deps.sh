@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   # libraries and code generator
   thrift-compiler libthrift-dev libboost1.74-dev libssl-dev libevent-dev
-  libspdlog-dev libcli11-dev
+  libspdlog-dev libcli11-dev libtomlplusplus-dev
   # tests
   libgtest-dev libgmock-dev python3 python3-thrift
 )

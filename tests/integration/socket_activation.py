@@ -8,7 +8,11 @@ Cases:
            with LISTEN_PID, LISTEN_FDS=2 and LISTEN_FDNAMES exactly as systemd
            does; the server listens on systemd:index=0 and systemd:name=local.
   many     one server on tcp:0, [::1]:0 and a unix path at once.
-Each case ends with SIGTERM and expects exit 0.
+  bad config   several bad settings from several sources: exit 2, every
+           problem named, nothing created.
+  config file  settings from a TOML file named by THRUM_CONFIG, overridden by
+           the environment and the command line; --check-config shows sources.
+Each server ends with SIGTERM and must exit 0.
 
 usage: socket_activation.py SERVER_BINARY GEN_PY_DIR
 """
@@ -134,13 +138,40 @@ def case_many(tmp):
     check("many: unix socket file removed on exit", not os.path.exists(path))
 
 
-def case_bad_config():
-    proc = subprocess.run([SERVER, "--listen", "tcp:port=99999", "--listen", "unix"],
-                          capture_output=True, text=True, timeout=30)
-    check("bad endpoints: non-zero exit", proc.returncode != 0, proc.returncode)
-    check("bad endpoints: every problem named",
-          "tcp: port must be a number from 0 to 65535, not '99999'" in proc.stderr
-          and "unix: address= is required" in proc.stderr, proc.stderr)
+def case_bad_config(tmp):
+    path = os.path.join(tmp, "never.sock")
+    proc = subprocess.run(
+        [SERVER, "--listen", f"unix:{path}", "--listen", "tcp:port=99999", "--workers", "0"],
+        capture_output=True, text=True, timeout=30, env={**os.environ, "THRUM_QUEUE": "lots"})
+    check("bad config: exit code 2", proc.returncode == 2, proc.returncode)
+    for problem in ["3 configuration problems",
+                    "listen = ", "tcp: port must be a number from 0 to 65535, not '99999'",
+                    "workers = 0 (from command line --workers): must be from 1 to 4096",
+                    "queue = lots (from environment THRUM_QUEUE): not a whole number"]:
+        check(f"bad config: names '{problem}'", problem in proc.stderr, proc.stderr)
+    check("bad config: no socket file created", not os.path.exists(path))
+
+
+def case_config_file(tmp):
+    path = os.path.join(tmp, "thrum.toml")
+    sock = os.path.join(tmp, "from-file.sock")
+    with open(path, "w") as f:
+        f.write(f'listen = ["unix:{sock}"]\nworkers = 2\nqueue = 8\n')
+    env = {**os.environ, "THRUM_CONFIG": path, "THRUM_QUEUE": "16"}
+    shown = subprocess.run([SERVER, "--check-config", "--workers", "3"], capture_output=True,
+                           text=True, timeout=30, env=env)
+    check("config file: --check-config shows values and sources",
+          f'listen = ["unix:{sock}"]  # config file' in shown.stdout
+          and "workers = 3  # command line" in shown.stdout
+          and "queue = 16  # environment THRUM_QUEUE" in shown.stdout, shown.stdout + shown.stderr)
+    check("config file: --check-config starts nothing", not os.path.exists(sock))
+    proc = subprocess.Popen([SERVER], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline().strip()
+        check("config file: listens where the file says", line == f"listening on unix:{sock}", line)
+        check("config file: serves", echo(b"file", unix=sock) == b"file")
+    finally:
+        stop(proc, "config file")
 
 
 def main():
@@ -149,7 +180,8 @@ def main():
         case_fd()
         case_systemd(tmp)
         case_many(tmp)
-        case_bad_config()
+        case_bad_config(tmp)
+        case_config_file(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
