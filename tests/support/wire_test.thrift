@@ -11,7 +11,7 @@ struct Inner {
 struct Everything {
   1: bool flag_true,
   2: bool flag_false,
-  3: byte small,
+  3: i8 small,
   4: i16 short_number,
   5: i32 number,
   6: i64 big_number,
