@@ -57,7 +57,7 @@ std::vector<uint8_t> mutate(std::vector<uint8_t> in, const std::vector<std::vect
 
 int main(int argc, char** argv) {
   std::vector<std::vector<uint8_t>> corpus;
-  size_t mutations = 20000;
+  size_t mutations = 5000;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--mutations" && i + 1 < argc) {
