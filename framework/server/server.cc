@@ -1,14 +1,14 @@
 #include "framework/server/server.h"
 
 #include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/resource.h>
 
-#include <csignal>
 #include <future>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
 #include "framework/server/connection.h"
@@ -132,14 +132,32 @@ size_t raiseOpenFileLimit() {
   return static_cast<size_t>(limit.rlim_cur);
 }
 
-void runUntilSignal(Server& server) {
-  asio::io_context signals_ctx(1);
-  asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);
-  signals.async_wait([](const boost::system::error_code& ec, int signo) {
-    if (!ec) spdlog::info("signal {} received; draining", signo);
-  });
-  signals_ctx.run();
+namespace {
+sigset_t shutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+}  // namespace
+
+void holdShutdownSignals() {
+  sigset_t set = shutdownSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int runUntilSignal(Server& server) {
+  // With the signals blocked everywhere (holdShutdownSignals), sigwait takes
+  // them synchronously, including one that arrived before this call.
+  holdShutdownSignals();
+  sigset_t set = shutdownSignals();
+  int signo = 0;
+  while (sigwait(&set, &signo) != 0) {
+  }
+  spdlog::info("signal {} received; draining", signo);
   server.stop();
+  return signo;
 }
 
 }  // namespace thrum

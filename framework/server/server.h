@@ -8,6 +8,7 @@
 //   server.start();
 //   std::cout << server.port() << "\n";
 //   thrum::runUntilSignal(server);   // SIGINT/SIGTERM -> stop()
+//   (with thrum::holdShutdownSignals() first thing in main)
 //
 // Several services share one server through TMultiplexedProcessor.
 //
@@ -105,7 +106,13 @@ size_t raiseOpenFileLimit();
 // before threads exist; binaries do, libraries embedding a Server may.
 void tuneAllocator();
 
-// Blocks until SIGINT or SIGTERM arrives, then calls server.stop().
-void runUntilSignal(Server& server);
+// Blocks SIGINT and SIGTERM in the calling thread and every thread it starts
+// from now on, so a shutdown signal that arrives during start-up waits for
+// runUntilSignal() instead of killing the process. Call first thing in main.
+void holdShutdownSignals();
+
+// Waits until SIGINT or SIGTERM arrives (one already pending counts), then
+// calls server.stop(). Returns the signal number.
+int runUntilSignal(Server& server);
 
 }  // namespace thrum

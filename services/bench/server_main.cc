@@ -19,6 +19,7 @@
 #include "services/bench/bench_handler.h"
 
 int main(int argc, char** argv) {
+  thrum::holdShutdownSignals();  // before any thread exists, so all inherit it
   thrum::tuneAllocator();
   thrum::ServerOptions options;
   std::vector<std::string> listen{"127.0.0.1:9090"};

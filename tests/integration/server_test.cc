@@ -1,5 +1,6 @@
 // The server over real loopback sockets, with the stock Thrift C++ client in
 // each of its four stacks and with raw bytes no stock client would send.
+#include <csignal>
 #include <future>
 #include <string>
 #include <thread>
@@ -303,6 +304,16 @@ TEST(Server, MultiplexedServicesShareOneServer) {
     b.bench->ping();
     EXPECT_EQ(second->seen()->method, "Second:ping");
   }
+}
+
+TEST(Server, ShutdownSignalRaisedBeforeTheWaitIsNotLost) {
+  TestServer server;
+  holdShutdownSignals();
+  // Thread-directed, so it stays pending on this thread, which blocks it.
+  ASSERT_EQ(raise(SIGTERM), 0);
+  EXPECT_EQ(runUntilSignal(*server.server), SIGTERM);
+  EXPECT_THROW(connectStock(server.port(), testing::kAllStacks[0]), TTransportException)
+      << "stopped: no longer accepting";
 }
 
 TEST(Server, ListenReportsBindErrors) {
