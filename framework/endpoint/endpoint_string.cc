@@ -318,9 +318,11 @@ bool splitKind(std::string_view text, std::vector<Token>& tokens, bool& tls, std
   return true;
 }
 
-}  // namespace
-
-std::optional<ListenEndpoint> parseListenEndpoint(std::string_view text, std::string& error) {
+// The shared shape of both parsers: the kind, then the arguments, the TLS
+// keys taken out first when the endpoint is tls:, then the kind's own keys.
+template <typename Endpoint, typename ParseTls, typename ParseKind>
+std::optional<Endpoint> parseEndpoint(std::string_view text, std::string& error, ParseTls parse_tls,
+                                      ParseKind parse_kind, std::string_view tls_keys) {
   std::vector<Token> tokens;
   bool tls = false;
   std::string kind;
@@ -328,36 +330,28 @@ std::optional<ListenEndpoint> parseListenEndpoint(std::string_view text, std::st
   if (!splitKind(text, tokens, tls, kind, first, error)) return std::nullopt;
   Args args;
   if (!args.parse(kind, tokens, first, error)) return std::nullopt;
-  ListenEndpoint ep;
+  Endpoint ep;
   ep.text = std::string(text);
-  if (tls && !parseTlsServer(args, ep.tls, error)) return std::nullopt;
-  if (!parseListenKind(kind, args, ep, error)) {
+  if (tls && !parse_tls(args, ep.tls, error)) return std::nullopt;
+  if (!parse_kind(kind, args, ep, error)) {
     if (tls && error.find("unknown key") != std::string::npos) {
-      error += ", or a tls key (cert, key, ca, ciphers, min_version)";
+      error += ", or a tls key (" + std::string(tls_keys) + ")";
     }
     return std::nullopt;
   }
   return ep;
 }
 
+}  // namespace
+
+std::optional<ListenEndpoint> parseListenEndpoint(std::string_view text, std::string& error) {
+  return parseEndpoint<ListenEndpoint>(text, error, parseTlsServer, parseListenKind,
+                                       "cert, key, ca, ciphers, min_version");
+}
+
 std::optional<ConnectEndpoint> parseConnectEndpoint(std::string_view text, std::string& error) {
-  std::vector<Token> tokens;
-  bool tls = false;
-  std::string kind;
-  size_t first = 0;
-  if (!splitKind(text, tokens, tls, kind, first, error)) return std::nullopt;
-  Args args;
-  if (!args.parse(kind, tokens, first, error)) return std::nullopt;
-  ConnectEndpoint ep;
-  ep.text = std::string(text);
-  if (tls && !parseTlsClient(args, ep.tls, error)) return std::nullopt;
-  if (!parseConnectKind(kind, args, ep, error)) {
-    if (tls && error.find("unknown key") != std::string::npos) {
-      error += ", or a tls key (ca, cert, key, server_name, verify)";
-    }
-    return std::nullopt;
-  }
-  return ep;
+  return parseEndpoint<ConnectEndpoint>(text, error, parseTlsClient, parseConnectKind,
+                                        "ca, cert, key, server_name, verify");
 }
 
 }  // namespace thrum::endpoint

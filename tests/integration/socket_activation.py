@@ -26,25 +26,17 @@ import sys
 import tempfile
 
 sys.path.insert(0, sys.argv[2])
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 
 from thrift.protocol import TBinaryProtocol  # noqa: E402
 from thrift.transport import TSocket, TTransport  # noqa: E402
 
 from bench import Bench  # noqa: E402
+from checks import Checks  # noqa: E402
 
 SERVER = sys.argv[1]
-passed = 0
-failed = 0
-
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
+CHECKS = Checks()
+check = CHECKS.check
 
 
 def echo(payload, host=None, port=None, unix=None):
@@ -184,8 +176,7 @@ def main():
         case_config_file(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return CHECKS.finish()
 
 
 if __name__ == "__main__":

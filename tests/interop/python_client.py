@@ -16,12 +16,14 @@ import threading
 import time
 
 sys.path.insert(0, sys.argv[2])
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 
 from thrift.Thrift import TApplicationException  # noqa: E402
 from thrift.protocol import TBinaryProtocol, TCompactProtocol  # noqa: E402
 from thrift.transport import TSocket, TTransport  # noqa: E402
 
 from bench import Bench  # noqa: E402
+from checks import Checks  # noqa: E402
 
 STACKS = [
     ("framed", "binary"),
@@ -30,18 +32,8 @@ STACKS = [
     ("buffered", "compact"),
 ]
 
-passed = 0
-failed = 0
-
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
+CHECKS = Checks()
+check = CHECKS.check
 
 
 def connect(port, framing, protocol):
@@ -128,8 +120,7 @@ def main():
             server.kill()
             server.wait()
 
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return CHECKS.finish()
 
 
 if __name__ == "__main__":
