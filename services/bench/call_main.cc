@@ -1,7 +1,7 @@
 // thrum-bench-call: calls the Bench service with the stock generated Thrift
 // client, over any of the four stock stacks.
 //
-//   thrum-bench-call --connect 127.0.0.1:9090 --transport framed --protocol compact
+//   thrum-bench-call --connect unix:path=/run/bench.sock --transport framed --protocol compact
 //       ping echo:hello work:100 fire:x
 #include <chrono>
 #include <iostream>
@@ -10,13 +10,9 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <thrift/protocol/TBinaryProtocol.h>
-#include <thrift/protocol/TCompactProtocol.h>
-#include <thrift/transport/TBufferTransports.h>
-#include <thrift/transport/TSocket.h>
 
 #include "Bench.h"
-#include "framework/endpoint/listener.h"
+#include "framework/client/connect.h"
 
 using namespace apache::thrift;
 
@@ -26,7 +22,8 @@ int main(int argc, char** argv) {
   std::string transport_kind = "framed";
   std::string protocol_kind = "binary";
   std::vector<std::string> calls;
-  app.add_option("--connect", connect, "HOST:PORT")->capture_default_str();
+  app.add_option("--connect", connect, "HOST:PORT, tcp:host=H:port=P, unix:path=P or unix:@NAME")
+      ->capture_default_str();
   app.add_option("--transport", transport_kind, "framed or buffered")
       ->capture_default_str()
       ->check(CLI::IsMember({"framed", "buffered"}));
@@ -37,27 +34,16 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   std::string error;
-  auto address = thrum::endpoint::parseHostPort(connect, error);
-  if (!address) {
-    std::cerr << "--connect " << connect << ": " << error << "\n";
-    return 2;
+  thrum::client::Options options{.framed = transport_kind == "framed",
+                                 .compact = protocol_kind == "compact"};
+  auto connection = thrum::client::connect(connect, options, error);
+  if (!connection) {
+    std::cerr << "--connect: " << error << "\n";
+    return 1;
   }
-  auto socket = std::make_shared<transport::TSocket>(address->host, address->port);
-  std::shared_ptr<transport::TTransport> trans;
-  if (transport_kind == "framed") {
-    trans = std::make_shared<transport::TFramedTransport>(socket);
-  } else {
-    trans = std::make_shared<transport::TBufferedTransport>(socket);
-  }
-  std::shared_ptr<protocol::TProtocol> proto;
-  if (protocol_kind == "binary") {
-    proto = std::make_shared<protocol::TBinaryProtocol>(trans);
-  } else {
-    proto = std::make_shared<protocol::TCompactProtocol>(trans);
-  }
-  thrum::bench::BenchClient client(proto);
+  auto trans = connection->transport;
+  thrum::bench::BenchClient client(connection->protocol);
   try {
-    trans->open();
     for (const auto& call : calls) {
       auto colon = call.find(':');
       std::string name = call.substr(0, colon);

@@ -15,6 +15,7 @@
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TSocket.h>
 
+#include "framework/client/connect.h"
 #include "framework/server/server.h"
 #include "tests/support/clients.h"
 #include "tests/support/test_handler.h"
@@ -162,6 +163,51 @@ TEST(Endpoints, InheritedDescriptorInThisProcess) {
   std::string out;
   client.bench->echo(out, "inherited");
   EXPECT_EQ(out, "inherited");
+}
+
+std::string echoThrough(const std::string& endpoint, const client::Options& options,
+                        const std::string& payload) {
+  std::string error;
+  auto conn = client::connect(endpoint, options, error);
+  EXPECT_TRUE(conn) << error;
+  if (!conn) return "";
+  bench::BenchClient bench(conn->protocol);
+  std::string out;
+  bench.echo(out, payload);
+  return out;
+}
+
+TEST(ClientConnect, EveryClientEndpointAndStack) {
+  TempDir dir;
+  ServerWith s;
+  std::string error;
+  ASSERT_FALSE(s.server.listen("tcp:port=0:interface=127.0.0.1", &error)) << error;
+  ASSERT_FALSE(s.server.listen("unix:" + (dir / "c.sock"), &error)) << error;
+  std::string abstract = "thrum-client-" + std::to_string(getpid());
+  ASSERT_FALSE(s.server.listen("unix:@" + abstract, &error)) << error;
+  s.server.start();
+  std::string port = std::to_string(s.server.port());
+  for (bool framed : {true, false}) {
+    for (bool compact : {false, true}) {
+      client::Options o{.framed = framed, .compact = compact};
+      EXPECT_EQ(echoThrough("tcp:host=127.0.0.1:port=" + port, o, "a"), "a");
+      EXPECT_EQ(echoThrough("127.0.0.1:" + port, o, "b"), "b");
+      EXPECT_EQ(echoThrough("unix:path=" + (dir / "c.sock"), o, "c"), "c");
+      EXPECT_EQ(echoThrough("unix:@" + abstract, o, "d"), "d");
+    }
+  }
+}
+
+TEST(ClientConnect, ErrorsNameTheEndpoint) {
+  std::string error;
+  EXPECT_FALSE(client::connect("tcp:host=127.0.0.1", {}, error));
+  EXPECT_EQ(error, "tcp: port= is required");
+  EXPECT_FALSE(client::connect("nonsense", {}, error));
+  EXPECT_EQ(error, "'nonsense' is neither an endpoint string nor HOST:PORT (expected HOST:PORT)");
+  EXPECT_FALSE(client::connect("tls:host=a:port=1", {}, error));
+  EXPECT_EQ(error, "tls:host=a:port=1: TLS client endpoints are not supported yet");
+  EXPECT_FALSE(client::connect("unix:path=/nonexistent/thrum.sock", {}, error));
+  EXPECT_NE(error.find("unix:path=/nonexistent/thrum.sock: "), std::string::npos) << error;
 }
 
 }  // namespace

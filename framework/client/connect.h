@@ -1,0 +1,42 @@
+// Client transports from endpoint strings, for the stock generated Thrift
+// clients of any service.
+//
+//   std::string error;
+//   auto conn = thrum::client::connect("unix:path=/run/thrum.sock", {}, error);
+//   if (!conn) die(error);
+//   thrum::bench::BenchClient bench(conn->protocol);
+//   bench.ping();
+//
+// The grammar is the connect half of framework/endpoint/endpoint_string.h
+// (tcp:host=H:port=P, unix:path=P); HOST:PORT works for TCP too. The
+// connection is open when connect() returns; errors name the endpoint.
+// Not thread-safe: one Connection per calling thread, like any Thrift client.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <thrift/protocol/TProtocol.h>
+#include <thrift/transport/TTransport.h>
+
+namespace thrum::client {
+
+struct Options {
+  bool framed = true;    // TFramedTransport; false: TBufferedTransport
+  bool compact = false;  // TCompactProtocol; false: TBinaryProtocol
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds io_timeout{30000};  // per send or receive; 0 waits forever
+};
+
+struct Connection {
+  std::shared_ptr<apache::thrift::transport::TTransport> transport;  // open
+  std::shared_ptr<apache::thrift::protocol::TProtocol> protocol;
+};
+
+std::optional<Connection> connect(std::string_view endpoint, const Options& options,
+                                  std::string& error);
+
+}  // namespace thrum::client
