@@ -1,0 +1,113 @@
+#include "framework/transport/tls_context.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+namespace thrum::transport {
+namespace {
+
+SslContext wrap(SSL_CTX* ctx) {
+  return SslContext(ctx, SSL_CTX_free);
+}
+
+bool failed(std::string& error, const std::string& what) {
+  std::string reason = takeOpensslErrors();
+  error = what + (reason.empty() ? "" : ": " + reason);
+  return false;
+}
+
+bool setMinVersion(SSL_CTX* ctx, const std::string& version, std::string& error) {
+  int v = version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+  if (SSL_CTX_set_min_proto_version(ctx, v) != 1) {
+    return failed(error, "tls min_version " + version);
+  }
+  return true;
+}
+
+bool loadCertAndKey(SSL_CTX* ctx, const std::string& cert, const std::string& key,
+                    std::string& error) {
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) {
+    return failed(error, "tls cert " + cert);
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return failed(error, "tls key " + key);
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    takeOpensslErrors();
+    error = "tls key " + key + " does not match certificate " + cert;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string takeOpensslErrors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof(buf));
+    // "error:80000002:system library::No such file or directory" -> the reason
+    const char* reason = ERR_reason_error_string(e);
+    if (!out.empty()) out += "; ";
+    out += reason != nullptr ? reason : buf;
+  }
+  return out;
+}
+
+SslContext makeServerContext(const endpoint::TlsServerOptions& options, std::string& error) {
+  takeOpensslErrors();
+  SslContext ctx = wrap(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) {
+    failed(error, "tls: cannot create a context");
+    return nullptr;
+  }
+  SSL_CTX* c = ctx.get();
+  if (!setMinVersion(c, options.min_version, error)) return nullptr;
+  if (!options.ciphers.empty() && SSL_CTX_set_cipher_list(c, options.ciphers.c_str()) != 1) {
+    failed(error, "tls ciphers '" + options.ciphers + "'");
+    return nullptr;
+  }
+  if (!loadCertAndKey(c, options.cert, options.key, error)) return nullptr;
+  if (!options.ca.empty()) {
+    if (SSL_CTX_load_verify_locations(c, options.ca.c_str(), nullptr) != 1) {
+      failed(error, "tls ca " + options.ca);
+      return nullptr;
+    }
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  }
+  SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+  static const unsigned char kSessionContext[] = "thrum";
+  SSL_CTX_set_session_id_context(c, kSessionContext, sizeof(kSessionContext) - 1);
+  return ctx;
+}
+
+SslContext makeClientContext(const endpoint::TlsClientOptions& options, std::string& error) {
+  takeOpensslErrors();
+  SslContext ctx = wrap(SSL_CTX_new(TLS_client_method()));
+  if (!ctx) {
+    failed(error, "tls: cannot create a context");
+    return nullptr;
+  }
+  SSL_CTX* c = ctx.get();
+  if (!setMinVersion(c, "1.2", error)) return nullptr;
+  if (!options.cert.empty() && !loadCertAndKey(c, options.cert, options.key, error)) {
+    return nullptr;
+  }
+  if (options.verify) {
+    int ok = options.ca.empty() ? SSL_CTX_set_default_verify_paths(c)
+                                : SSL_CTX_load_verify_locations(c, options.ca.c_str(), nullptr);
+    if (ok != 1) {
+      failed(error, "tls ca " + (options.ca.empty() ? std::string("(system store)") : options.ca));
+      return nullptr;
+    }
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, nullptr);
+  } else {
+    SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
+  }
+  SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+  return ctx;
+}
+
+}  // namespace thrum::transport

@@ -1,0 +1,32 @@
+// A throwaway PKI made when a test runs (never committed, never expiring
+// under a test): a CA, a server certificate for localhost / 127.0.0.1 / ::1,
+// and a client certificate, each with its key, as PEM files in a fresh
+// temporary directory that is removed with the object. EC P-256 keys.
+#pragma once
+
+#include <string>
+
+namespace thrum::testing {
+
+class TestPki {
+ public:
+  TestPki();
+  ~TestPki();
+  TestPki(const TestPki&) = delete;
+  TestPki& operator=(const TestPki&) = delete;
+
+  std::string dir;
+  std::string ca_cert, ca_key;
+  std::string server_cert, server_key;  // CN=localhost, SAN localhost, 127.0.0.1, ::1
+  std::string client_cert, client_key;  // CN=thrum-test-client
+  std::string other_ca_cert;            // a CA that signed none of the above
+
+  // Writes a new server certificate and key (a new serial, CN=localhost)
+  // signed by the same CA over the old files; returns the new serial.
+  long reissueServer();
+
+ private:
+  long serial_ = 1;
+};
+
+}  // namespace thrum::testing
