@@ -63,7 +63,7 @@ struct SystemdListen {
 
 struct ListenEndpoint {
   std::variant<TcpListen, UnixListen, FdListen, SystemdListen> where;
-  int backlog = 1024;
+  int backlog = 4096;  // the kernel caps it at net.core.somaxconn
   std::optional<TlsServerOptions> tls;
   std::string text;  // as written, for logs
 

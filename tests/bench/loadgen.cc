@@ -2,7 +2,8 @@
 //
 //   thrum-loadgen --connect 127.0.0.1:9090 --connections 256 --call ping --seconds 5
 //
-// Each connection keeps exactly one call outstanding (framed transport,
+// With --idle each connection makes one call and then stays open, idle.
+// Otherwise each connection keeps exactly one call outstanding (framed transport,
 // binary protocol: what every Thrift server speaks). Requests are encoded
 // once by the stock generated client; replies are checked to be T_REPLY.
 // One or two threads, each with its own io_context, share the connections.
@@ -42,6 +43,7 @@ namespace {
 
 struct Shared {
   std::string request;  // one framed request
+  bool idle = false;    // one call per connection, then hold it open until stop_at
   Clock::time_point measure_from;
   Clock::time_point stop_at;
 };
@@ -123,6 +125,7 @@ class LoadConnection : public std::enable_shared_from_this<LoadConnection> {
         ++stats_.errors;
       }
     }
+    if (shared_.idle) return;  // stays open, idle, until the context stops
     doCall();
   }
   void fail() {
@@ -176,6 +179,10 @@ int main(int argc, char** argv) {
   app.add_option("--size", size, "echo payload bytes")->capture_default_str();
   app.add_option("--micros", micros, "work duration")->capture_default_str();
   app.add_option("--seconds", seconds, "measured time")->capture_default_str();
+  bool idle = false;
+  app.add_flag("--idle", idle,
+               "make one call per connection, then hold the connections open and idle until "
+               "the time is up (for measuring a server's memory per idle connection)");
   app.add_option("--warmup", warmup, "unmeasured time first")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -194,6 +201,7 @@ int main(int argc, char** argv) {
 
   Shared shared;
   shared.request = encodeRequest(call, size, micros);
+  shared.idle = idle;
   auto start = Clock::now();
   shared.measure_from =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));

@@ -10,7 +10,10 @@ Server CPU is read from /proc/PID/stat before and after each measured run
 and reported per call: on a shared machine whose idle CPUs sleep it is the
 steadiest figure.
 
-usage: tests/bench/run.py [--build build/release] [--seconds 4] [--repeat 3]
+A second table gives server RSS per idle connection (one call each, then
+held open), for both servers.
+
+usage: tests/bench/run.py [--build build/release] [--seconds 4] [--repeat 3] [--idle 1000,10000]
 """
 
 import argparse
@@ -65,6 +68,33 @@ def run_row(loadgen, address, pid, args, seconds, threads):
     return result
 
 
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def idle_row(loadgen, cmd, count, hold):
+    """Server RSS per idle connection: N connections, one ping each, then idle."""
+    proc, address = start(cmd)
+    try:
+        time.sleep(0.3)
+        before = rss_kib(proc.pid)
+        gen = subprocess.Popen(
+            [loadgen, "--connect", address, "--connections", str(count), "--call", "ping",
+             "--idle", "--warmup", "0", "--seconds", str(hold), "--threads", "1"],
+            stdout=subprocess.PIPE, text=True)
+        time.sleep(hold * 0.7)  # all connected and answered by now; still held open
+        during = rss_kib(proc.pid)
+        result = json.loads(gen.communicate()[0])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    return {"connected": result["calls"], "bytes_per_conn": (during - before) * 1024 / count}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build/release")
@@ -72,6 +102,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="load generator threads")
     ap.add_argument("--rows", default="", help="substring filter on row names")
+    ap.add_argument("--idle", default="1000,10000",
+                    help="idle-connection counts for the memory table ('' to skip)")
     opts = ap.parse_args()
 
     b = opts.build
@@ -125,6 +157,25 @@ def main():
     errors = sum(r["errors"] + r["connect_errors"] for rs in results.values() for r in rs)
     print()
     print(f"errors across all runs: {errors}")
+
+    counts = [int(c) for c in opts.idle.split(",") if c]
+    if counts:
+        print()
+        print("Server RSS per idle plain connection (one ping each, then held open; "
+              f"median of {opts.repeat} runs):")
+        print()
+        print("| idle connections | thrum bytes/conn | TNonblocking bytes/conn | ratio |")
+        print("|---:|---:|---:|---:|")
+        for count in counts:
+            per = {}
+            for server, cmd in servers.items():
+                runs = [idle_row(loadgen, cmd, count, 4) for _ in range(opts.repeat)]
+                if any(r["connected"] != count for r in runs):
+                    print(f"# {server}: not every connection was answered: "
+                          f"{[r['connected'] for r in runs]}", file=sys.stderr)
+                per[server] = statistics.median(r["bytes_per_conn"] for r in runs)
+            print(f"| {count:,} | {per['thrum']:,.0f} | {per['nonblocking']:,.0f} "
+                  f"| {per['thrum'] / per['nonblocking']:.2f}x |")
 
 
 if __name__ == "__main__":

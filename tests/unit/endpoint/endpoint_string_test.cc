@@ -38,7 +38,7 @@ TEST(ListenEndpoint, TcpPositionalAndKeyed) {
   ASSERT_TRUE(std::holds_alternative<TcpListen>(a.where));
   EXPECT_EQ(std::get<TcpListen>(a.where).port, 9090);
   EXPECT_EQ(std::get<TcpListen>(a.where).interface, "0.0.0.0");
-  EXPECT_EQ(a.backlog, 1024);
+  EXPECT_EQ(a.backlog, 4096);
   EXPECT_FALSE(a.isTls());
   EXPECT_EQ(a.text, "tcp:9090");
 
