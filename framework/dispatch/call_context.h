@@ -19,8 +19,10 @@ namespace thrum {
 
 // Facts fixed for a connection's whole life, shared by all its calls.
 struct ConnectionInfo {
-  uint64_t id = 0;   // unique within the process, never reused
-  std::string peer;  // "ADDR:PORT" of the client as the server saw it
+  uint64_t id = 0;               // unique within the process, never reused
+  std::string peer;              // "ADDR:PORT" of the client as the server saw it
+  std::string tls_version;       // "TLSv1.3" on a TLS endpoint, else ""
+  std::string tls_peer_subject;  // the client certificate's subject, if it sent one
 };
 
 class CallContext {
@@ -35,6 +37,7 @@ class CallContext {
   static const CallContext* current();
 
   const std::string& peer() const { return connection_->peer; }
+  const ConnectionInfo& connection() const { return *connection_; }
   uint64_t connectionId() const { return connection_->id; }
   // The method as the client named it ("Service:method" when multiplexed).
   std::string_view method() const { return method_; }

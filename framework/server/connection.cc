@@ -93,7 +93,8 @@ class ConnectionCall final : public dispatch::Call {
 
 }  // namespace
 
-Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLink& link)
+Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLink& link,
+                       transport::SslContext tls)
     : socket_(std::move(socket)),
       core_(core),
       link_(link),
@@ -102,7 +103,10 @@ Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLi
   info->id = core_.next_connection_id.fetch_add(1, std::memory_order_relaxed);
   info->peer = peerOf(socket_);
   info_ = std::move(info);
+  if (tls) tls_ = std::make_unique<transport::TlsSession>(tls.get());
 }
+
+Connection::~Connection() = default;
 
 void Connection::start() {
   core_.accepted.inc();
@@ -115,7 +119,57 @@ void Connection::start() {
     return;
   }
   spdlog::debug("connection {} from {} open", id(), info_->peer);
+  if (tls_) {
+    // The whole handshake runs under one deadline; a peer that stalls or
+    // trickles costs only its own connection.
+    handshake_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+    handshake_timer_->expires_after(core_.options.tls_handshake_timeout);
+    handshake_timer_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->closed_ || self->tls_->established()) return;
+      spdlog::info("connection {} from {}: TLS handshake not done in {} ms; closing", self->id(),
+                   self->info_->peer, self->core_.options.tls_handshake_timeout.count());
+      self->close("tls_handshake_timeout");
+    });
+  }
   doWaitReadable();
+}
+
+bool Connection::tlsReceive(std::span<const uint8_t> ciphertext, std::string& plain) {
+  using Result = transport::TlsSession::Result;
+  tls_->receive(ciphertext);
+  if (!tls_->established()) {
+    Result r = tls_->handshake();
+    flushTls();  // handshake messages, or the alert that explains a failure
+    if (r == Result::kError) {
+      spdlog::info("connection {} from {}: TLS handshake failed: {}", id(), info_->peer,
+                   tls_->error());
+      closeWhenDone("tls_handshake_failed");
+      return false;
+    }
+    if (!tls_->established()) return true;  // more handshake bytes to come
+    handshake_timer_.reset();
+    auto info = std::make_shared<ConnectionInfo>(*info_);
+    info->tls_version = tls_->version();
+    info->tls_peer_subject = tls_->peerSubject();
+    info_ = std::move(info);
+  }
+  Result r = tls_->read(plain);
+  flushTls();
+  if (r == Result::kClosed) {
+    close("peer_closed");
+    return false;
+  }
+  if (r == Result::kError) {
+    spdlog::info("connection {} from {}: TLS error: {}", id(), info_->peer, tls_->error());
+    closeWhenDone("tls_error");
+    return false;
+  }
+  return true;
+}
+
+void Connection::flushTls() {
+  tls_->takeOutput(tls_out_);
+  doWrite();
 }
 
 void Connection::doWaitReadable() {
@@ -147,8 +201,15 @@ void Connection::onReadable(const boost::system::error_code& wait_ec) {
     }
     if (ec) return close("io_error");
 
+    std::span<const uint8_t> bytes = buf.first(n);
+    thread_local std::string plain;
+    if (tls_) {
+      plain.clear();
+      if (!tlsReceive(bytes, plain)) return;
+      bytes = {reinterpret_cast<const uint8_t*>(plain.data()), plain.size()};
+    }
     messages.clear();
-    transport::WireErrc err = reader_.feed(buf.first(n), messages);
+    transport::WireErrc err = reader_.feed(bytes, messages);
     for (auto& m : messages) submit(std::move(m));
     if (err != transport::WireErrc::kOk) {
       // Requests before the bad bytes were well-formed: answer them, then close.
@@ -233,10 +294,20 @@ void Connection::doWrite() {
   if (writing_now_ || closed_) return;
   size_t ready = 0;
   while (ready < slots_.size() && slots_[ready].ready) ++ready;
-  if (ready == 0) return;
+  if (ready == 0 && tls_out_.empty()) return;
   for (size_t i = 0; i < ready; ++i) writing_.push_back(std::move(slots_[i].reply));
   slots_.erase(slots_.begin(), slots_.begin() + static_cast<ptrdiff_t>(ready));
   first_slot_ += ready;
+  writing_replies_ = ready;
+  if (tls_) {
+    // Encrypt the batch into one run of records behind any handshake bytes.
+    std::string cipher = std::move(tls_out_);
+    tls_out_.clear();
+    for (const auto& reply : writing_) tls_->write(reply);
+    tls_->takeOutput(cipher);
+    writing_.clear();
+    writing_.push_back(std::move(cipher));
+  }
   write_buffers_.clear();
   for (const auto& r : writing_) write_buffers_.push_back(asio::buffer(r));
   writing_now_ = true;
@@ -250,11 +321,11 @@ void Connection::onWrite(const boost::system::error_code& ec) {
   writing_now_ = false;
   if (closed_) return;
   if (ec) {
-    core_.replies_dropped.inc(writing_.size());
+    core_.replies_dropped.inc(writing_replies_);
     writing_.clear();
     return close("io_error");
   }
-  core_.replies_written.inc(writing_.size());
+  core_.replies_written.inc(writing_replies_);
   writing_.clear();
   doWrite();
   maybeClose();
@@ -285,15 +356,18 @@ void Connection::maybeClose() {
 void Connection::close(std::string_view reason) {
   if (closed_) return;
   closed_ = true;
+  // Counted before the socket closes, so a peer that sees the close can
+  // already read the reason in the counters.
+  core_.closedCounter(reason).inc();
+  core_.open.add(-1);
   size_t unsent = 0;
   for (const auto& s : slots_) unsent += s.ready ? 1 : 0;
   core_.replies_dropped.inc(unsent);
   slots_.clear();
   boost::system::error_code ignored;
+  if (handshake_timer_) handshake_timer_->cancel();
   socket_.shutdown(endpoint::StreamSocket::shutdown_both, ignored);
   socket_.close(ignored);
-  core_.closedCounter(reason).inc();
-  core_.open.add(-1);
   core_.registry.remove(id());
   spdlog::debug("connection {} from {} closed: {}", id(), info_->peer, reason);
 }

@@ -26,9 +26,13 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include "framework/dispatch/call_context.h"
 #include "framework/endpoint/listener.h"
 #include "framework/transport/message_reader.h"
+#include "framework/transport/tls_context.h"
+#include "framework/transport/tls_session.h"
 
 namespace thrum::server {
 
@@ -38,7 +42,11 @@ class ServerCore;
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // `link` belongs to the I/O thread the socket is bound to.
-  Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLink& link);
+  // With `tls`, the connection speaks TLS (server side) under the handshake
+  // deadline before it reads any request.
+  Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLink& link,
+             transport::SslContext tls = nullptr);
+  ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -72,6 +80,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void onWrite(const boost::system::error_code& ec);
   bool wantRead() const;
   void closeWhenDone(std::string_view reason);
+  // TLS: decrypts what arrived; false if the connection is closing.
+  bool tlsReceive(std::span<const uint8_t> ciphertext, std::string& plain);
+  void flushTls();
   void maybeClose();
   size_t headroom() const;
 
@@ -85,7 +96,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t first_slot_ = 0;  // slot number of slots_.front()
   size_t in_flight_ = 0;     // calls queued or running, oneway included
 
-  std::vector<std::string> writing_;  // replies in the write under way
+  std::vector<std::string> writing_;  // what the write under way sends
+  size_t writing_replies_ = 0;        // replies in it
+  std::unique_ptr<transport::TlsSession> tls_;
+  std::string tls_out_;  // ciphertext waiting for the next write
+  std::unique_ptr<boost::asio::steady_timer> handshake_timer_;
   std::vector<boost::asio::const_buffer> write_buffers_;
 
   std::string_view close_reason_;  // set once the connection is winding down

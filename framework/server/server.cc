@@ -42,13 +42,22 @@ boost::system::error_code Server::listen(const endpoint::ListenEndpoint& endpoin
                                          std::string* error) {
   std::string why;
   boost::system::error_code ec;
+  transport::SslContext tls;
   if (endpoint.isTls()) {
-    why = endpoint.text + ": TLS endpoints are not supported yet";
-    ec = make_error_code(boost::system::errc::operation_not_supported);
-  } else if (auto listener = endpoint::Listener::open(core_->io.context(0), endpoint, why, &ec)) {
-    // Listeners share I/O thread 0; accepted sockets go round-robin to all.
-    listeners_.push_back(std::move(listener));
-    return {};
+    // Certificates and keys are checked before anything is bound.
+    tls = transport::makeServerContext(*endpoint.tls, why);
+    if (!tls) {
+      why = endpoint.text + ": " + why;
+      ec = make_error_code(boost::system::errc::invalid_argument);
+    }
+  }
+  if (why.empty()) {
+    if (auto listener = endpoint::Listener::open(core_->io.context(0), endpoint, why, &ec)) {
+      // Listeners share I/O thread 0; accepted sockets go round-robin to all.
+      listeners_.push_back(std::move(listener));
+      tls_contexts_.push_back(std::move(tls));
+      return {};
+    }
   }
   spdlog::error("cannot listen on {}", why);
   if (error) *error = why;
@@ -60,12 +69,13 @@ void Server::start() {
   running_ = true;
   core_->io.start();
   core_->pool.start();
-  for (auto& listener : listeners_) {
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    auto& listener = listeners_[i];
     listener->start([core = core_.get()]() -> asio::io_context& { return core->io.next(); },
-                    [core = core_.get()](endpoint::StreamSocket socket) {
+                    [core = core_.get(), tls = tls_contexts_[i]](endpoint::StreamSocket socket) {
                       server::WorkerLink& replies = core->workerLinkFor(socket.get_executor());
-                      auto connection =
-                          std::make_shared<server::Connection>(std::move(socket), *core, replies);
+                      auto connection = std::make_shared<server::Connection>(std::move(socket),
+                                                                             *core, replies, tls);
                       // Start on the connection's own I/O thread.
                       asio::post(connection->executor(), [connection] { connection->start(); });
                     });

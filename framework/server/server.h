@@ -37,6 +37,7 @@
 
 #include "framework/admin/metrics.h"
 #include "framework/endpoint/listener.h"
+#include "framework/transport/tls_context.h"
 
 namespace thrum {
 
@@ -49,6 +50,8 @@ struct ServerOptions {
   // reading from it (back-pressure on a pipelining client, not an error).
   size_t max_in_flight_per_connection = 64;
   std::chrono::milliseconds drain_timeout{10000};
+  // A TLS handshake not finished by then costs the peer its connection.
+  std::chrono::milliseconds tls_handshake_timeout{10000};
 };
 
 namespace server {
@@ -91,6 +94,7 @@ class Server {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<server::ServerCore> core_;
   std::vector<std::shared_ptr<endpoint::Listener>> listeners_;
+  std::vector<std::shared_ptr<SSL_CTX>> tls_contexts_;  // per listener; null for plain
 };
 
 // Raises this process's soft limit on open descriptors to its hard limit (a

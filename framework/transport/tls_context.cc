@@ -1,5 +1,7 @@
 #include "framework/transport/tls_context.h"
 
+#include <cstring>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -45,12 +47,20 @@ bool loadCertAndKey(SSL_CTX* ctx, const std::string& cert, const std::string& ke
 std::string takeOpensslErrors() {
   std::string out;
   while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    // "error:80000002:system library::No such file or directory" -> the reason
-    const char* reason = ERR_reason_error_string(e);
+    std::string reason;
+    if (ERR_SYSTEM_ERROR(e)) {
+      reason = std::strerror(ERR_GET_REASON(e));  // the errno behind a failed open()
+    } else if (const char* text = ERR_reason_error_string(e)) {
+      reason = text;
+    } else {
+      char buf[256];
+      ERR_error_string_n(e, buf, sizeof(buf));
+      reason = buf;
+    }
+    // OpenSSL stacks the same cause at several levels; say it once.
+    if (reason == "system lib" || out.find(reason) != std::string::npos) continue;
     if (!out.empty()) out += "; ";
-    out += reason != nullptr ? reason : buf;
+    out += reason;
   }
   return out;
 }

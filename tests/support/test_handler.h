@@ -27,6 +27,8 @@ struct SeenContext {
   std::string method;
   int32_t seqid = 0;
   std::chrono::steady_clock::time_point arrived;
+  std::string tls_version;
+  std::string tls_peer_subject;
 };
 
 class TestHandler : public bench::BenchIf {
@@ -37,8 +39,13 @@ class TestHandler : public bench::BenchIf {
     const CallContext* call = CallContext::current();
     if (call == nullptr) throw std::logic_error("no CallContext in handler");
     std::lock_guard lock(mu_);
-    seen_ = SeenContext{call->peer(), call->connectionId(), std::string(call->method()),
-                        call->seqid(), call->arrived()};
+    seen_ = SeenContext{call->peer(),
+                        call->connectionId(),
+                        std::string(call->method()),
+                        call->seqid(),
+                        call->arrived(),
+                        call->connection().tls_version,
+                        call->connection().tls_peer_subject};
   }
 
   void echo(std::string& out, const std::string& payload) override {

@@ -29,7 +29,7 @@ class PromiseCall final : public Call {
  public:
   PromiseCall(transport::InboundMessage m, std::promise<std::string>& done)
       : Call(Protocol::kBinary, std::move(m.header), std::move(m.storage), m.offset,
-             std::make_shared<ConnectionInfo>(ConnectionInfo{42, "10.1.2.3:4567"}), 4),
+             std::make_shared<ConnectionInfo>(ConnectionInfo{42, "10.1.2.3:4567", "", ""}), 4),
         done_(done) {}
   void complete(std::string reply) override { done_.set_value(std::move(reply)); }
   void abandon() override { done_.set_value("abandoned"); }
