@@ -21,7 +21,11 @@ namespace asio = boost::asio;
 Server::Server(std::shared_ptr<apache::thrift::TProcessor> processor, ServerOptions options)
     : options_(options),
       metrics_(std::make_unique<Metrics>()),
-      core_(std::make_unique<server::ServerCore>(std::move(processor), options_, *metrics_)) {}
+      core_(std::make_unique<server::ServerCore>(std::move(processor), options_, *metrics_)) {
+  // spdlog builds its registry on first use. Make that happen here, before
+  // this server starts any thread that logs, not lazily in a race between them.
+  spdlog::default_logger();
+}
 
 Server::~Server() {
   stop();
