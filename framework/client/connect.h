@@ -8,8 +8,12 @@
 //   bench.ping();
 //
 // The grammar is the connect half of framework/endpoint/endpoint_string.h
-// (tcp:host=H:port=P, unix:path=P); HOST:PORT works for TCP too. The
-// connection is open when connect() returns; errors name the endpoint.
+// (tcp:host=H:port=P, unix:path=P, tls:host=H:port=P[:ca=F][:cert=F:key=F]);
+// HOST:PORT works for TCP too. TLS verifies the server's chain (the CA file,
+// or the system store) and its host name by default. The connection is open
+// when connect() returns (Thrift's TLS socket shakes hands on the first call,
+// which then throws TTransportException for a bad certificate); errors name
+// the endpoint.
 // Not thread-safe: one Connection per calling thread, like any Thrift client.
 #pragma once
 
@@ -34,6 +38,7 @@ struct Options {
 struct Connection {
   std::shared_ptr<apache::thrift::transport::TTransport> transport;  // open
   std::shared_ptr<apache::thrift::protocol::TProtocol> protocol;
+  std::shared_ptr<void> keepalive;  // what the transport needs alive (TLS state)
 };
 
 std::optional<Connection> connect(std::string_view endpoint, const Options& options,

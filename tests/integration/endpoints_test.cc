@@ -204,8 +204,6 @@ TEST(ClientConnect, ErrorsNameTheEndpoint) {
   EXPECT_EQ(error, "tcp: port= is required");
   EXPECT_FALSE(client::connect("nonsense", {}, error));
   EXPECT_EQ(error, "'nonsense' is neither an endpoint string nor HOST:PORT (expected HOST:PORT)");
-  EXPECT_FALSE(client::connect("tls:host=a:port=1", {}, error));
-  EXPECT_EQ(error, "tls:host=a:port=1: TLS client endpoints are not supported yet");
   EXPECT_FALSE(client::connect("unix:path=/nonexistent/thrum.sock", {}, error));
   EXPECT_NE(error.find("unix:path=/nonexistent/thrum.sock: "), std::string::npos) << error;
 }

@@ -12,6 +12,7 @@
 #include <thrift/transport/TSSLSocket.h>
 #include <thrift/transport/TTransportException.h>
 
+#include "framework/client/connect.h"
 #include "framework/server/server.h"
 #include "tests/support/clients.h"
 #include "tests/support/test_handler.h"
@@ -157,6 +158,30 @@ TEST(Tls, HandshakeThatNeverComesTimesOut) {
   EXPECT_EQ(s.metric("connections.closed.tls_handshake_timeout"), 1);
   SslClient other(s.pki, s.port());
   other.bench->ping();
+}
+
+TEST(Tls, ClientConnectFromATlsEndpointString) {
+  TlsServer s;
+  std::string error;
+  std::string base = "tls:host=localhost:port=" + std::to_string(s.port());
+  auto conn = client::connect(base + ":ca=" + s.pki.ca_cert, {}, error);
+  ASSERT_TRUE(conn) << error;
+  bench::BenchClient ok(conn->protocol);
+  std::string out;
+  ok.echo(out, "verified");
+  EXPECT_EQ(out, "verified");
+
+  // A server whose CA the client does not trust fails the first call.
+  auto wrong = client::connect(base + ":ca=" + s.pki.other_ca_cert, {.compact = true}, error);
+  ASSERT_TRUE(wrong) << error;
+  bench::BenchClient refused(wrong->protocol);
+  EXPECT_THROW(refused.ping(), apache::thrift::TException);
+
+  EXPECT_FALSE(client::connect(base + ":verify=no", {}, error));
+  EXPECT_EQ(error, base + ":verify=no: verify=no is not supported for clients");
+
+  EXPECT_FALSE(client::connect("tls:unix:path=/x", {}, error));
+  EXPECT_EQ(error, "tls:unix:path=/x: TLS over a unix socket is not supported for clients");
 }
 
 TEST(Tls, BadCertificateFailsAtListenNamingTheFile) {
