@@ -10,6 +10,8 @@ Cases:
   many     one server on tcp:0, [::1]:0 and a unix path at once.
   bad config   several bad settings from several sources: exit 2, every
            problem named, nothing created.
+  tls      TCP, unix and TLS endpoints at once; Debian's python3-thrift
+           TSSLSocket calls over TLS 1.3 with verification.
   config file  settings from a TOML file named by THRUM_CONFIG, overridden by
            the environment and the command line; --check-config shows sources.
 Each server ends with SIGTERM and must exit 0.
@@ -21,6 +23,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -29,7 +32,7 @@ sys.path.insert(0, sys.argv[2])
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 
 from thrift.protocol import TBinaryProtocol  # noqa: E402
-from thrift.transport import TSocket, TTransport  # noqa: E402
+from thrift.transport import TSocket, TSSLSocket, TTransport  # noqa: E402
 
 from bench import Bench  # noqa: E402
 from checks import Checks  # noqa: E402
@@ -130,6 +133,42 @@ def case_many(tmp):
     check("many: unix socket file removed on exit", not os.path.exists(path))
 
 
+def case_tls(tmp):
+    """The done-when of the endpoint issue: TCP, unix and TLS at once."""
+    cert = os.path.join(tmp, "server.pem")
+    key = os.path.join(tmp, "server.key")
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-subj", "/CN=localhost", "-addext",
+         "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2", "-keyout", key, "-out", cert],
+        capture_output=True, text=True)
+    check("tls: test certificate made", made.returncode == 0, made.stderr)
+    path = os.path.join(tmp, "x.sock")
+    proc = subprocess.Popen(
+        [SERVER, "--listen", "tcp:port=0:interface=127.0.0.1", "--listen", f"unix:{path}",
+         "--listen", f"tls:port=0:interface=127.0.0.1:cert={cert}:key={key}"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline().strip() for _ in range(3)]
+        tcp_port = int(lines[0].rsplit(":", 1)[1])
+        tls_port = int(lines[2].rsplit(":", 1)[1])
+        check("tls: plain TCP alongside", echo(b"tcp", "127.0.0.1", tcp_port) == b"tcp")
+        check("tls: unix alongside", echo(b"unix", unix=path) == b"unix")
+        # Debian's python3-thrift TLS socket, verifying the server against the cert.
+        sock = TSSLSocket.TSSLSocket("localhost", tls_port, cert_reqs=ssl.CERT_REQUIRED,
+                                     ca_certs=cert)
+        sock.setTimeout(10000)
+        trans = TTransport.TFramedTransport(sock)
+        client = Bench.Client(TBinaryProtocol.TBinaryProtocol(trans))
+        trans.open()
+        payload = os.urandom(100 * 1024)
+        check("tls: python3-thrift TSSLSocket echo, verified", client.echo(payload) == payload)
+        check("tls: negotiated TLS 1.3", sock.handle.version() == "TLSv1.3", sock.handle.version())
+        trans.close()
+    finally:
+        stop(proc, "tls")
+
+
 def case_bad_config(tmp):
     path = os.path.join(tmp, "never.sock")
     proc = subprocess.run(
@@ -174,6 +213,7 @@ def main():
         case_many(tmp)
         case_bad_config(tmp)
         case_config_file(tmp)
+        case_tls(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return CHECKS.finish()
