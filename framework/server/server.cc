@@ -59,7 +59,7 @@ boost::system::error_code Server::listen(const endpoint::ListenEndpoint& endpoin
     if (auto listener = endpoint::Listener::open(core_->io.context(0), endpoint, why, &ec)) {
       // Listeners share I/O thread 0; accepted sockets go round-robin to all.
       listeners_.push_back(std::move(listener));
-      tls_contexts_.push_back(std::move(tls));
+      tls_contexts_.push_back(std::make_unique<std::atomic<std::shared_ptr<SSL_CTX>>>(tls));
       return {};
     }
   }
@@ -75,14 +75,15 @@ void Server::start() {
   core_->pool.start();
   for (size_t i = 0; i < listeners_.size(); ++i) {
     auto& listener = listeners_[i];
-    listener->start([core = core_.get()]() -> asio::io_context& { return core->io.next(); },
-                    [core = core_.get(), tls = tls_contexts_[i]](endpoint::StreamSocket socket) {
-                      server::WorkerLink& replies = core->workerLinkFor(socket.get_executor());
-                      auto connection = std::make_shared<server::Connection>(std::move(socket),
-                                                                             *core, replies, tls);
-                      // Start on the connection's own I/O thread.
-                      asio::post(connection->executor(), [connection] { connection->start(); });
-                    });
+    listener->start(
+        [core = core_.get()]() -> asio::io_context& { return core->io.next(); },
+        [core = core_.get(), tls = tls_contexts_[i].get()](endpoint::StreamSocket socket) {
+          server::WorkerLink& replies = core->workerLinkFor(socket.get_executor());
+          auto connection =
+              std::make_shared<server::Connection>(std::move(socket), *core, replies, tls->load());
+          // Start on the connection's own I/O thread.
+          asio::post(connection->executor(), [connection] { connection->start(); });
+        });
     spdlog::info("listening on {} ({})", listener->address(), listener->endpoint().text);
   }
 }
@@ -126,6 +127,27 @@ std::vector<std::string> Server::listeningOn() const {
   return out;
 }
 
+bool Server::reloadTls(std::string* error) {
+  std::vector<transport::SslContext> fresh(listeners_.size());
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    const auto& endpoint = listeners_[i]->endpoint();
+    if (!endpoint.isTls()) continue;
+    std::string why;
+    fresh[i] = transport::makeServerContext(*endpoint.tls, why);
+    if (!fresh[i]) {
+      why = endpoint.text + ": " + why;
+      spdlog::error("TLS reload refused, keeping the current certificates: {}", why);
+      if (error) *error = why;
+      return false;
+    }
+  }
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    if (fresh[i]) tls_contexts_[i]->store(std::move(fresh[i]));
+  }
+  spdlog::info("TLS certificates reloaded");
+  return true;
+}
+
 size_t Server::openConnections() const {
   return core_->registry.size();
 }
@@ -152,6 +174,7 @@ sigset_t shutdownSignals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   return set;
 }
 }  // namespace
@@ -167,7 +190,11 @@ int runUntilSignal(Server& server) {
   holdShutdownSignals();
   sigset_t set = shutdownSignals();
   int signo = 0;
-  while (sigwait(&set, &signo) != 0) {
+  for (;;) {
+    if (sigwait(&set, &signo) != 0) continue;
+    if (signo != SIGHUP) break;
+    spdlog::info("SIGHUP: reloading TLS certificates");
+    server.reloadTls();
   }
   spdlog::info("signal {} received; draining", signo);
   server.stop();

@@ -24,6 +24,7 @@
 //   4. the I/O threads deliver what the workers handed back, stop and join.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -77,6 +78,12 @@ class Server {
   // Drains and stops (see the order above). Idempotent; the destructor calls it.
   void stop();
 
+  // Rebuilds the TLS context of every TLS endpoint from its files. New
+  // connections get the new certificate; established ones keep theirs. All
+  // or nothing: on any error nothing changes and `error` names the file.
+  // Thread-safe; runUntilSignal() calls it on SIGHUP.
+  bool reloadTls(std::string* error = nullptr);
+
   // The bound TCP port of the i-th listen() (useful after binding port 0);
   // 0 for a unix socket.
   uint16_t port(size_t i = 0) const;
@@ -94,7 +101,9 @@ class Server {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<server::ServerCore> core_;
   std::vector<std::shared_ptr<endpoint::Listener>> listeners_;
-  std::vector<std::shared_ptr<SSL_CTX>> tls_contexts_;  // per listener; null for plain
+  // Per listener, the context new connections take; null for plain ones.
+  // Swapped whole by reloadTls() while accepts read it.
+  std::vector<std::unique_ptr<std::atomic<std::shared_ptr<SSL_CTX>>>> tls_contexts_;
 };
 
 // Raises this process's soft limit on open descriptors to its hard limit (a
@@ -110,13 +119,14 @@ size_t raiseOpenFileLimit();
 // before threads exist; binaries do, libraries embedding a Server may.
 void tuneAllocator();
 
-// Blocks SIGINT and SIGTERM in the calling thread and every thread it starts
+// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and every thread it starts
 // from now on, so a shutdown signal that arrives during start-up waits for
 // runUntilSignal() instead of killing the process. Call first thing in main.
 void holdShutdownSignals();
 
 // Waits until SIGINT or SIGTERM arrives (one already pending counts), then
-// calls server.stop(). Returns the signal number.
+// calls server.stop(). Returns the signal number. SIGHUP meanwhile reloads
+// the TLS certificates (server.reloadTls()) and keeps waiting.
 int runUntilSignal(Server& server);
 
 }  // namespace thrum

@@ -27,6 +27,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, sys.argv[2])
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
@@ -137,11 +138,14 @@ def case_tls(tmp):
     """The done-when of the endpoint issue: TCP, unix and TLS at once."""
     cert = os.path.join(tmp, "server.pem")
     key = os.path.join(tmp, "server.key")
-    made = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-nodes", "-subj", "/CN=localhost", "-addext",
-         "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2", "-keyout", key, "-out", cert],
-        capture_output=True, text=True)
+    def make_cert():
+        return subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-subj", "/CN=localhost", "-addext",
+             "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2", "-keyout", key, "-out",
+             cert], capture_output=True, text=True)
+
+    made = make_cert()
     check("tls: test certificate made", made.returncode == 0, made.stderr)
     path = os.path.join(tmp, "x.sock")
     proc = subprocess.Popen(
@@ -164,6 +168,29 @@ def case_tls(tmp):
         payload = os.urandom(100 * 1024)
         check("tls: python3-thrift TSSLSocket echo, verified", client.echo(payload) == payload)
         check("tls: negotiated TLS 1.3", sock.handle.version() == "TLSv1.3", sock.handle.version())
+        first = sock.handle.getpeercert(binary_form=True)
+
+        # SIGHUP reloads the certificate: new connections get the new one,
+        # the open connection keeps working.
+        make_cert()
+        proc.send_signal(signal.SIGHUP)
+        renewed = None
+        for _ in range(100):
+            again = TSSLSocket.TSSLSocket("localhost", tls_port, cert_reqs=ssl.CERT_REQUIRED,
+                                          ca_certs=cert)
+            try:
+                again.open()
+                renewed = again.handle.getpeercert(binary_form=True)
+            except Exception:
+                renewed = None  # the old certificate no longer verifies against the new file
+            finally:
+                again.close()
+            if renewed is not None and renewed != first:
+                break
+            time.sleep(0.05)
+        check("tls: SIGHUP serves the new certificate to new connections",
+              renewed is not None and renewed != first)
+        check("tls: the open connection keeps working after reload", client.echo(b"still") == b"still")
         trans.close()
     finally:
         stop(proc, "tls")

@@ -1,9 +1,12 @@
 // TLS endpoints over real loopback sockets: the stock Thrift C++ TSSLSocket
 // client, openssl s_client, mutual TLS, and the clean failures (plain client
 // on a TLS port, TLS client on a plain port, a handshake that never comes).
+#include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <thrift/protocol/TBinaryProtocol.h>
@@ -182,6 +185,56 @@ TEST(Tls, ClientConnectFromATlsEndpointString) {
 
   EXPECT_FALSE(client::connect("tls:unix:path=/x", {}, error));
   EXPECT_EQ(error, "tls:unix:path=/x: TLS over a unix socket is not supported for clients");
+}
+
+// The serial number of the certificate a fresh TLS connection is served.
+std::string servedSerial(uint16_t port, const std::string& ca) {
+  std::string cmd = "openssl s_client -connect 127.0.0.1:" + std::to_string(port) + " -CAfile " +
+                    ca + " </dev/null 2>/dev/null | openssl x509 -noout -serial";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[128] = {};
+  std::string out = fgets(buf, sizeof(buf), p) ? buf : "";
+  pclose(p);
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+TEST(Tls, CertificateReloadWhileAClientKeepsCalling) {
+  TlsServer s;
+  std::atomic<bool> stop{false};
+  std::atomic<int> calls{0}, failures{0};
+  std::thread caller([&] {
+    SslClient client(s.pki, s.port());
+    while (!stop) {
+      try {
+        std::string out;
+        client.bench->echo(out, "steady");
+        calls += out == "steady" ? 1 : 0;
+      } catch (const std::exception&) {
+        ++failures;
+        return;
+      }
+    }
+  });
+  ASSERT_TRUE(waitFor([&] { return calls > 10; }));
+  std::string before = servedSerial(s.port(), s.pki.ca_cert);
+  long serial = s.pki.reissueServer();
+  std::string error;
+  ASSERT_TRUE(s.server->reloadTls(&error)) << error;
+  char expected[32];
+  std::snprintf(expected, sizeof(expected), "serial=%02lX", serial);
+  EXPECT_EQ(servedSerial(s.port(), s.pki.ca_cert), expected) << "was " << before;
+  int at_reload = calls;
+  ASSERT_TRUE(waitFor([&] { return calls > at_reload + 10; })) << "the old connection goes on";
+
+  // A broken file is refused whole: the current certificate stays.
+  std::ofstream(s.pki.server_cert) << "not a certificate\n";
+  EXPECT_FALSE(s.server->reloadTls(&error));
+  EXPECT_NE(error.find("tls cert " + s.pki.server_cert), std::string::npos) << error;
+  EXPECT_EQ(servedSerial(s.port(), s.pki.ca_cert), expected);
+  stop = true;
+  caller.join();
+  EXPECT_EQ(failures, 0);
 }
 
 TEST(Tls, BadCertificateFailsAtListenNamingTheFile) {
