@@ -181,10 +181,11 @@ def case_tls(tmp):
             try:
                 again.open()
                 renewed = again.handle.getpeercert(binary_form=True)
-            except Exception:
-                renewed = None  # the old certificate no longer verifies against the new file
-            finally:
                 again.close()
+            except Exception:
+                # Until the reload lands, the old certificate fails to verify
+                # against the new file and the handshake is refused.
+                renewed = None
             if renewed is not None and renewed != first:
                 break
             time.sleep(0.05)
