@@ -16,17 +16,7 @@ using apache::thrift::transport::TSSLSocketFactory;
 
 std::optional<Connection> connect(std::string_view endpoint, const Options& options,
                                   std::string& error) {
-  std::string kind(endpoint.substr(0, endpoint.find(':')));
-  std::optional<endpoint::ConnectEndpoint> ep;
-  if (kind == "tcp" || kind == "unix" || kind == "tls") {
-    ep = endpoint::parseConnectEndpoint(endpoint, error);
-  } else if (auto hp = endpoint::parseHostPort(endpoint, error)) {
-    ep = endpoint::ConnectEndpoint{endpoint::TcpConnect{hp->host, hp->port}, std::nullopt,
-                                   std::string(endpoint)};
-  } else {
-    error = "'" + std::string(endpoint) + "' is neither an endpoint string nor HOST:PORT (" +
-            error + ")";
-  }
+  std::optional<endpoint::ConnectEndpoint> ep = endpoint::parseConnectSpec(endpoint, error);
   if (!ep) return std::nullopt;
   std::shared_ptr<TSocket> socket;
   Connection c;

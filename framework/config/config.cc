@@ -224,7 +224,9 @@ void Schema::readFile(const std::string& path) {
   }
 }
 
-void Schema::readEnvironment(const char* const* environment, std::string& config_path) {
+std::vector<Schema::Offer> Schema::readEnvironment(const char* const* environment,
+                                                   std::string& config_path) {
+  std::vector<Offer> offers;
   for (const char* const* e = environment; e && *e; ++e) {
     std::string_view entry(*e);
     if (entry.substr(0, env_prefix_.size()) != env_prefix_) continue;
@@ -251,12 +253,14 @@ void Schema::readEnvironment(const char* const* environment, std::string& config
     } else {
       values.push_back(value);
     }
-    offer(*match, Source::kEnvironment, std::move(values));
+    offers.push_back({match, std::move(values)});
   }
+  return offers;
 }
 
-bool Schema::readCommandLine(int argc, const char* const* argv, std::ostream& out, bool& help,
-                             bool& check, std::string& config_path) {
+std::vector<Schema::Offer> Schema::readCommandLine(int argc, const char* const* argv,
+                                                   std::ostream& out, bool& help, bool& check,
+                                                   std::string& config_path) {
   CLI::App app{program_};
   app.set_help_flag();  // handled below, after every setting is known
   app.get_formatter()->column_width(34);
@@ -283,53 +287,39 @@ bool Schema::readCommandLine(int argc, const char* const* argv, std::ostream& ou
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     problems_.push_back({"command line", "", Source::kCommandLine, e.what()});
-    return false;
+    return {};
   }
   if (want_help) {
     out << app.help();
     help = true;
-    return true;
+    return {};
   }
+  std::vector<Offer> offers;
   for (size_t i = 0; i < settings_.size(); ++i) {
-    if (options[i]->count() > 0) offer(settings_[i], Source::kCommandLine, given[i]);
+    if (options[i]->count() > 0) offers.push_back({&settings_[i], std::move(given[i])});
   }
-  return true;
+  return offers;
 }
 
 Outcome Schema::load(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
                      const char* const* environment) {
   problems_.clear();
+  for (auto& s : settings_) {
+    s.values.clear();
+    s.source = Source::kDefault;
+  }
   if (environment == nullptr) environment = environ;
-  // The command line is read first only to find --config and --help; its
-  // values are offered last so that they win.
+  // The environment and the command line name the config file, so they are
+  // read first; their values are applied after the file's, so that they win.
   std::string env_config, cli_config;
   bool help = false, check = false;
-  std::vector<Setting> pristine = settings_;
-  readEnvironment(environment, env_config);
-  std::vector<Setting> from_env = settings_;
-  std::vector<Problem> env_problems = problems_;
-  settings_ = pristine;
-  problems_.clear();
-  bool cli_ok = readCommandLine(argc, argv, out, help, check, cli_config);
+  std::vector<Offer> from_env = readEnvironment(environment, env_config);
+  std::vector<Offer> from_cli = readCommandLine(argc, argv, out, help, check, cli_config);
   if (help) return Outcome::kExitOk;
-  std::vector<Setting> from_cli = settings_;
-  std::vector<Problem> cli_problems = problems_;
-
-  settings_ = pristine;
-  problems_.clear();
   std::string path = !cli_config.empty() ? cli_config : env_config;
   if (!path.empty()) readFile(path);
-  for (size_t i = 0; i < settings_.size(); ++i) {
-    if (from_env[i].source == Source::kEnvironment) {
-      offer(settings_[i], Source::kEnvironment, from_env[i].values);
-    }
-    if (from_cli[i].source == Source::kCommandLine) {
-      offer(settings_[i], Source::kCommandLine, from_cli[i].values);
-    }
-  }
-  problems_.insert(problems_.end(), env_problems.begin(), env_problems.end());
-  problems_.insert(problems_.end(), cli_problems.begin(), cli_problems.end());
-  (void)cli_ok;
+  for (auto& o : from_env) offer(*o.setting, Source::kEnvironment, std::move(o.values));
+  for (auto& o : from_cli) offer(*o.setting, Source::kCommandLine, std::move(o.values));
 
   for (auto& s : settings_) {
     if (s.source == Source::kDefault) continue;  // the target holds the default already

@@ -102,10 +102,15 @@ class Schema {
               std::function<std::optional<std::string>(const std::vector<std::string>&)> apply);
   Setting* find(const std::string& name);
   void offer(Setting& s, Source source, std::vector<std::string> values);
+  // Values a source gave, held back until lower-precedence sources are read.
+  struct Offer {
+    Setting* setting;
+    std::vector<std::string> values;
+  };
   void readFile(const std::string& path);
-  void readEnvironment(const char* const* environment, std::string& config_path);
-  bool readCommandLine(int argc, const char* const* argv, std::ostream& out, bool& help,
-                       bool& check, std::string& config_path);
+  std::vector<Offer> readEnvironment(const char* const* environment, std::string& config_path);
+  std::vector<Offer> readCommandLine(int argc, const char* const* argv, std::ostream& out,
+                                     bool& help, bool& check, std::string& config_path);
 
   std::string program_;
   std::string env_prefix_;

@@ -73,10 +73,9 @@ std::string Dispatcher::run(const Call& call) {
                  call.context().peer(), escaped);
     if (call.oneway()) return {};
     application_errors_.inc();
-    return std::string(call.replyHeadroom(), '\0') +
-           transport::encodeApplicationException(call.protocol(), header.name, header.seqid,
-                                                 TApplicationException::INTERNAL_ERROR,
-                                                 "thrum: call failed: " + escaped);
+    return transport::encodeApplicationException(
+        call.protocol(), header.name, header.seqid, TApplicationException::INTERNAL_ERROR,
+        "thrum: call failed: " + escaped, call.replyHeadroom());
   }
   if (call.oneway()) return {};
 

@@ -169,10 +169,17 @@ std::optional<TcpAddress> parseHostPort(std::string_view text, std::string& erro
   return TcpAddress{std::string(host), static_cast<uint16_t>(value)};
 }
 
-std::optional<ListenEndpoint> parseListenSpec(std::string_view text, std::string& error) {
+namespace {
+
+// The endpoint grammar when `text` starts with one of `kinds`, HOST:PORT
+// otherwise.
+template <typename Endpoint, typename Parse, typename FromAddress>
+std::optional<Endpoint> parseSpec(std::string_view text, std::string& error,
+                                  std::initializer_list<std::string_view> kinds, Parse parse,
+                                  FromAddress from_address) {
   std::string_view kind = text.substr(0, text.find(':'));
-  if (kind == "tcp" || kind == "unix" || kind == "fd" || kind == "systemd" || kind == "tls") {
-    return parseListenEndpoint(text, error);
+  for (std::string_view k : kinds) {
+    if (kind == k) return parse(text, error);
   }
   auto address = parseHostPort(text, error);
   if (!address) {
@@ -180,11 +187,27 @@ std::optional<ListenEndpoint> parseListenSpec(std::string_view text, std::string
         "'" + std::string(text) + "' is neither an endpoint string nor HOST:PORT (" + error + ")";
     return std::nullopt;
   }
-  ListenEndpoint ep;
-  ep.where = TcpListen{address->host.empty() || address->host == "*" ? "0.0.0.0" : address->host,
-                       address->port};
+  Endpoint ep;
+  ep.where = from_address(*address);
   ep.text = std::string(text);
   return ep;
+}
+
+}  // namespace
+
+std::optional<ListenEndpoint> parseListenSpec(std::string_view text, std::string& error) {
+  return parseSpec<ListenEndpoint>(
+      text, error, {"tcp", "unix", "fd", "systemd", "tls"}, parseListenEndpoint,
+      [](const TcpAddress& a) {
+        return TcpListen{a.host.empty() || a.host == "*" ? "0.0.0.0" : a.host, a.port};
+      });
+}
+
+std::optional<ConnectEndpoint> parseConnectSpec(std::string_view text, std::string& error) {
+  return parseSpec<ConnectEndpoint>(text, error, {"tcp", "unix", "tls"}, parseConnectEndpoint,
+                                    [](const TcpAddress& a) {
+                                      return TcpConnect{a.host, a.port};
+                                    });
 }
 
 std::string describeEndpoint(const Generic::endpoint& ep) {

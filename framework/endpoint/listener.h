@@ -42,8 +42,10 @@ struct TcpAddress {
 };
 std::optional<TcpAddress> parseHostPort(std::string_view text, std::string& error);
 
-// An endpoint string, or HOST:PORT for TCP.
+// An endpoint string, or HOST:PORT for TCP: where to listen, or where to
+// connect.
 std::optional<ListenEndpoint> parseListenSpec(std::string_view text, std::string& error);
+std::optional<ConnectEndpoint> parseConnectSpec(std::string_view text, std::string& error);
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:

@@ -72,11 +72,10 @@ class ConnectionCall final : public dispatch::Call {
     // the client is owed an answer rather than silence.
     std::string reply;
     if (!oneway()) {
-      reply = std::string(replyHeadroom(), '\0') +
-              transport::encodeApplicationException(
-                  protocol(), header().name, header().seqid,
-                  apache::thrift::TApplicationException::INTERNAL_ERROR,
-                  "thrum: server shutting down; call not run");
+      reply = transport::encodeApplicationException(
+          protocol(), header().name, header().seqid,
+          apache::thrift::TApplicationException::INTERNAL_ERROR,
+          "thrum: server shutting down; call not run", replyHeadroom());
     }
     post(std::move(reply), true);
   }
@@ -252,17 +251,12 @@ void Connection::submit(transport::InboundMessage message) {
     core_.oneway_dropped.inc();  // a oneway call has no way to hear "no"
     return;
   }
-  fillSlot(slot,
-           errorReply(call->header(), apache::thrift::TApplicationException::INTERNAL_ERROR,
-                      "thrum: server overloaded: worker queue full (" +
-                          std::to_string(core_.pool.capacity()) + " calls waiting); retry later"));
-}
-
-std::string Connection::errorReply(const transport::MessageHeader& header, int type,
-                                   std::string_view message) const {
-  return std::string(headroom(), '\0') + transport::encodeApplicationException(
-                                             reader_.format()->protocol, header.name, header.seqid,
-                                             static_cast<transport::AppErrorType>(type), message);
+  fillSlot(slot, transport::encodeApplicationException(
+                     call->protocol(), call->header().name, call->header().seqid,
+                     apache::thrift::TApplicationException::INTERNAL_ERROR,
+                     "thrum: server overloaded: worker queue full (" +
+                         std::to_string(core_.pool.capacity()) + " calls waiting); retry later",
+                     headroom()));
 }
 
 void Connection::onCallDone(uint64_t slot, std::string reply, bool /*abandoned*/) {

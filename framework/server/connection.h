@@ -73,8 +73,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void doWaitReadable();
   void onReadable(const boost::system::error_code& ec);
   void submit(transport::InboundMessage message);
-  std::string errorReply(const transport::MessageHeader& header, int type,
-                         std::string_view message) const;
   void fillSlot(uint64_t slot, std::string reply);
   void doWrite();
   void onWrite(const boost::system::error_code& ec);

@@ -22,8 +22,11 @@ std::unique_ptr<TProtocol> makeProtocol(Protocol protocol, std::shared_ptr<TMemo
 }  // namespace
 
 std::string encodeApplicationException(Protocol protocol, std::string_view name, int32_t seqid,
-                                       AppErrorType type, std::string_view message) {
-  auto buf = std::make_shared<TMemoryBuffer>(64 + name.size() + message.size());
+                                       AppErrorType type, std::string_view message,
+                                       size_t headroom) {
+  auto buf = std::make_shared<TMemoryBuffer>(headroom + 64 + name.size() + message.size());
+  const std::string room(headroom, '\0');
+  buf->write(reinterpret_cast<const uint8_t*>(room.data()), static_cast<uint32_t>(room.size()));
   auto proto = makeProtocol(protocol, buf);
   apache::thrift::TApplicationException error(type, std::string(message));
   proto->writeMessageBegin(std::string(name), apache::thrift::protocol::T_EXCEPTION, seqid);

@@ -16,9 +16,11 @@ namespace thrum::transport {
 
 using AppErrorType = apache::thrift::TApplicationException::TApplicationExceptionType;
 
-// A complete T_EXCEPTION message (no frame prefix) answering `name`/`seqid`.
+// A complete T_EXCEPTION message answering `name`/`seqid`, after `headroom`
+// bytes left free for the transport's own header (a frame length).
 std::string encodeApplicationException(Protocol protocol, std::string_view name, int32_t seqid,
-                                       AppErrorType type, std::string_view message);
+                                       AppErrorType type, std::string_view message,
+                                       size_t headroom = 0);
 
 // Reads the message type of an encoded reply; kException replies also yield
 // the exception's message. Returns false if `reply` is not a readable message.

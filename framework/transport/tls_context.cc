@@ -8,22 +8,29 @@
 namespace thrum::transport {
 namespace {
 
-SslContext wrap(SSL_CTX* ctx) {
-  return SslContext(ctx, SSL_CTX_free);
-}
-
 bool failed(std::string& error, const std::string& what) {
   std::string reason = takeOpensslErrors();
   error = what + (reason.empty() ? "" : ": " + reason);
   return false;
 }
 
-bool setMinVersion(SSL_CTX* ctx, const std::string& version, std::string& error) {
-  int v = version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
-  if (SSL_CTX_set_min_proto_version(ctx, v) != 1) {
-    return failed(error, "tls min_version " + version);
+// A fresh context with a clean error queue, its minimum version set and
+// OpenSSL's buffers released while idle; null with `error` set otherwise.
+SslContext newContext(const SSL_METHOD* method, const std::string& min_version,
+                      std::string& error) {
+  takeOpensslErrors();
+  SslContext ctx(SSL_CTX_new(method), SSL_CTX_free);
+  if (!ctx) {
+    failed(error, "tls: cannot create a context");
+    return nullptr;
   }
-  return true;
+  int v = min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+  if (SSL_CTX_set_min_proto_version(ctx.get(), v) != 1) {
+    failed(error, "tls min_version " + min_version);
+    return nullptr;
+  }
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
+  return ctx;
 }
 
 bool loadCertAndKey(SSL_CTX* ctx, const std::string& cert, const std::string& key,
@@ -66,14 +73,9 @@ std::string takeOpensslErrors() {
 }
 
 SslContext makeServerContext(const endpoint::TlsServerOptions& options, std::string& error) {
-  takeOpensslErrors();
-  SslContext ctx = wrap(SSL_CTX_new(TLS_server_method()));
-  if (!ctx) {
-    failed(error, "tls: cannot create a context");
-    return nullptr;
-  }
+  SslContext ctx = newContext(TLS_server_method(), options.min_version, error);
+  if (!ctx) return nullptr;
   SSL_CTX* c = ctx.get();
-  if (!setMinVersion(c, options.min_version, error)) return nullptr;
   if (!options.ciphers.empty() && SSL_CTX_set_cipher_list(c, options.ciphers.c_str()) != 1) {
     failed(error, "tls ciphers '" + options.ciphers + "'");
     return nullptr;
@@ -86,7 +88,6 @@ SslContext makeServerContext(const endpoint::TlsServerOptions& options, std::str
     }
     SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   }
-  SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
   static const unsigned char kSessionContext[] = "thrum";
   SSL_CTX_set_session_id_context(c, kSessionContext, sizeof(kSessionContext) - 1);
@@ -94,14 +95,9 @@ SslContext makeServerContext(const endpoint::TlsServerOptions& options, std::str
 }
 
 SslContext makeClientContext(const endpoint::TlsClientOptions& options, std::string& error) {
-  takeOpensslErrors();
-  SslContext ctx = wrap(SSL_CTX_new(TLS_client_method()));
-  if (!ctx) {
-    failed(error, "tls: cannot create a context");
-    return nullptr;
-  }
+  SslContext ctx = newContext(TLS_client_method(), "1.2", error);
+  if (!ctx) return nullptr;
   SSL_CTX* c = ctx.get();
-  if (!setMinVersion(c, "1.2", error)) return nullptr;
   if (!options.cert.empty() && !loadCertAndKey(c, options.cert, options.key, error)) {
     return nullptr;
   }
@@ -116,7 +112,6 @@ SslContext makeClientContext(const endpoint::TlsClientOptions& options, std::str
   } else {
     SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
   }
-  SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
   return ctx;
 }
 
