@@ -14,15 +14,20 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace thrum {
 
 // Facts fixed for a connection's whole life, shared by all its calls.
 struct ConnectionInfo {
-  uint64_t id = 0;               // unique within the process, never reused
-  std::string peer;              // "ADDR:PORT" of the client as the server saw it
-  std::string tls_version;       // "TLSv1.3" on a TLS endpoint, else ""
-  std::string tls_peer_subject;  // the client certificate's subject, if it sent one
+  uint64_t id = 0;          // unique within the process, never reused
+  std::string peer;         // "ADDR:PORT" of the client as the server saw it
+  std::string tls_version;  // "TLSv1.3" on a TLS endpoint, else ""
+  // The client certificate, when it sent one: its subject in RFC 2253 form
+  // ("CN=billing,O=Example") and its subject alternative names
+  // ("DNS:billing.internal", "URI:spiffe://example/billing", "IP:10.0.0.7").
+  std::string tls_peer_subject;
+  std::vector<std::string> tls_peer_alt_names;
 };
 
 class CallContext {

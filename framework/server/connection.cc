@@ -147,9 +147,12 @@ bool Connection::tlsReceive(std::span<const uint8_t> ciphertext, std::string& pl
     }
     if (!tls_->established()) return true;  // more handshake bytes to come
     handshake_timer_.reset();
+    core_.tls_handshakes.inc();
+    if (tls_->resumed()) core_.tls_resumed.inc();
     auto info = std::make_shared<ConnectionInfo>(*info_);
     info->tls_version = tls_->version();
     info->tls_peer_subject = tls_->peerSubject();
+    info->tls_peer_alt_names = tls_->peerAltNames();
     info_ = std::move(info);
   }
   Result r = tls_->read(plain);

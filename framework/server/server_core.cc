@@ -61,6 +61,8 @@ ServerCore::ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor,
       oneway_dropped(m.counter("calls.oneway_dropped")),
       replies_written(m.counter("replies.written")),
       replies_dropped(m.counter("replies.dropped")),
+      tls_handshakes(m.counter("tls.handshakes")),
+      tls_resumed(m.counter("tls.resumed")),
       io(opts.io_threads) {
   for (size_t i = 0; i < io.size(); ++i) {
     worker_links.push_back(std::make_unique<WorkerLink>(io.context(i), pool));

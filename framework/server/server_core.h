@@ -66,6 +66,8 @@ class ServerCore {
   Counter& oneway_dropped;
   Counter& replies_written;
   Counter& replies_dropped;
+  Counter& tls_handshakes;  // completed, resumed or not
+  Counter& tls_resumed;     // of those, resumed from a session cache or ticket
 
   std::atomic<uint64_t> next_connection_id{1};
 

@@ -1,8 +1,14 @@
 // TlsSession: the TLS state of one server connection, driven by the
-// connection's own reads and writes through memory BIOs. The connection
-// keeps its plain-path shape: it reads ciphertext into the I/O thread's
-// scratch buffer, hands it over with receive(), and writes whatever
-// takeOutput() yields. No socket is touched here.
+// connection's own reads and writes. The connection keeps its plain-path
+// shape: it reads ciphertext into the I/O thread's scratch buffer, hands it
+// over with receive(), and writes whatever takeOutput() yields. No socket
+// is touched here.
+//
+// Memory while idle: the SSL object reads straight from the span given to
+// receive() and writes into a string that takeOutput() hands away, through
+// a BIO of our own (no memory BIO whose buffer would keep its largest size),
+// and SSL_MODE_RELEASE_BUFFERS lets OpenSSL free its record buffers. An idle
+// session holds the SSL object and nothing sized by the traffic it carried.
 //
 // Not thread-safe; lives on its connection's I/O thread.
 #pragma once
@@ -11,9 +17,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 typedef struct ssl_st SSL;
 typedef struct ssl_ctx_st SSL_CTX;
+typedef struct bio_st BIO;
 
 namespace thrum::transport {
 
@@ -31,6 +39,9 @@ class TlsSession {
     kError,      // protocol or verification failure; see error()
   };
 
+  // Offers ciphertext. The bytes are read in place: `ciphertext` must stay
+  // valid until the next read(), or the next handshake() that does not
+  // return kOk; whatever those leave unread is copied then.
   void receive(std::span<const uint8_t> ciphertext);
   Result handshake();
   bool established() const { return established_; }
@@ -38,19 +49,32 @@ class TlsSession {
   Result read(std::string& plain);
   // Encrypts `plain`; the records wait in the output.
   Result write(std::string_view plain);
-  // Appends pending ciphertext (handshake messages, records, alerts) to `out`.
+  // Appends pending ciphertext (handshake messages, records, alerts) to
+  // `out`; the session keeps no buffer for it afterwards.
   void takeOutput(std::string& out);
 
   const std::string& error() const { return error_; }
   // "TLSv1.3", once established.
   std::string version() const;
-  // The client certificate's subject ("CN=...") and SANs, or "" without one.
+  // Whether the handshake resumed an earlier session (no certificate sent).
+  bool resumed() const;
+  // The client certificate's subject in RFC 2253 form ("CN=client,O=Example"),
+  // or "" without one.
   std::string peerSubject() const;
+  // The client certificate's subject alternative names, each as
+  // "DNS:host", "IP:addr", "URI:uri" or "email:addr"; empty without one.
+  std::vector<std::string> peerAltNames() const;
 
  private:
+  struct Bio;  // the BIO method's callbacks
   Result fail(int ret);
+  void keepUnread();
 
   SSL* ssl_;
+  std::span<const uint8_t> input_;  // offered by receive(), not yet read
+  std::string unread_;              // input kept past the span's life
+  size_t unread_at_ = 0;
+  std::string output_;  // ciphertext until takeOutput()
   bool established_ = false;
   std::string error_;
 };

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "Bench.h"
 #include "framework/dispatch/call_context.h"
@@ -29,6 +30,7 @@ struct SeenContext {
   std::chrono::steady_clock::time_point arrived;
   std::string tls_version;
   std::string tls_peer_subject;
+  std::vector<std::string> tls_peer_alt_names;
 };
 
 class TestHandler : public bench::BenchIf {
@@ -45,7 +47,8 @@ class TestHandler : public bench::BenchIf {
                         call->seqid(),
                         call->arrived(),
                         call->connection().tls_version,
-                        call->connection().tls_peer_subject};
+                        call->connection().tls_peer_subject,
+                        call->connection().tls_peer_alt_names};
   }
 
   void echo(std::string& out, const std::string& payload) override {

@@ -41,6 +41,8 @@ Cert makeCert(EVP_PKEY* key, const char* cn, long serial, X509* issuer, EVP_PKEY
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 7 * 24 * 3600);
   X509_set_pubkey(cert.get(), key);
   X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("thrum tests"), -1, -1, 0);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn),
                              -1, -1, 0);
   X509* signer = issuer != nullptr ? issuer : cert.get();
@@ -99,8 +101,10 @@ TestPki::TestPki() {
   writeCert(ca_cert, ca_x509.get());
   reissueServer();
   Key client = newKey();
-  Cert client_x509 = makeCert(client.get(), "thrum-test-client", serial_++, ca_x509.get(), ca.get(),
-                              false, "DNS:thrum-test-client");
+  Cert client_x509 =
+      makeCert(client.get(), "thrum-test-client", serial_++, ca_x509.get(), ca.get(), false,
+               "DNS:thrum-test-client,URI:spiffe://thrum.test/client,"
+               "email:client@thrum.test,IP:192.0.2.7,IP:2001:db8::7");
   writeKey(client_key, client.get());
   writeCert(client_cert, client_x509.get());
   Key other = newKey();

@@ -18,8 +18,11 @@ class TestPki {
   std::string dir;
   std::string ca_cert, ca_key;
   std::string server_cert, server_key;  // CN=localhost, SAN localhost, 127.0.0.1, ::1
-  std::string client_cert, client_key;  // CN=thrum-test-client
-  std::string other_ca_cert;            // a CA that signed none of the above
+  // CN=thrum-test-client,O=thrum tests; SANs DNS:thrum-test-client,
+  // URI:spiffe://thrum.test/client, email:client@thrum.test, IP:192.0.2.7,
+  // IP:2001:db8::7
+  std::string client_cert, client_key;
+  std::string other_ca_cert;  // a CA that signed none of the above
 
   // Writes a new server certificate and key (a new serial, CN=localhost)
   // signed by the same CA over the old files; returns the new serial.

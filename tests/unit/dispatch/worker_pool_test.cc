@@ -24,12 +24,19 @@ using transport::Protocol;
 
 constexpr Stack kStack{Framing::kUnframed, Protocol::kBinary};
 
+std::shared_ptr<const ConnectionInfo> connectionInfo() {
+  auto info = std::make_shared<ConnectionInfo>();
+  info->id = 42;
+  info->peer = "10.1.2.3:4567";
+  return info;
+}
+
 // A Call whose completion lands in a promise.
 class PromiseCall final : public Call {
  public:
   PromiseCall(transport::InboundMessage m, std::promise<std::string>& done)
       : Call(Protocol::kBinary, std::move(m.header), std::move(m.storage), m.offset,
-             std::make_shared<ConnectionInfo>(ConnectionInfo{42, "10.1.2.3:4567", "", ""}), 4),
+             connectionInfo(), 4),
         done_(done) {}
   void complete(std::string reply) override { done_.set_value(std::move(reply)); }
   void abandon() override { done_.set_value("abandoned"); }
