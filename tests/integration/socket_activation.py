@@ -4,9 +4,11 @@
 Cases:
   fd       the parent binds 127.0.0.1:0 and runs the server with --listen fd:N
            (the descriptor inherited, not reopened); a python3-thrift client calls it.
-  systemd  the parent passes two listening sockets (TCP and unix) at fds 3 and 4
-           with LISTEN_PID, LISTEN_FDS=2 and LISTEN_FDNAMES exactly as systemd
-           does; the server listens on systemd:index=0 and systemd:name=local.
+  systemd  the parent passes three listening sockets (TCP, unix, and a unix
+           socket for TLS) at fds 3 to 5 with LISTEN_PID, LISTEN_FDS=3 and
+           LISTEN_FDNAMES exactly as systemd does; the server listens on
+           systemd:index=0, systemd:name=local and tls:systemd:name=secure, and
+           python3-thrift's TSSLSocket calls through the last over the unix socket.
   many     one server on tcp:0, [::1]:0 and a unix path at once.
   bad config   several bad settings from several sources: exit 2, every
            problem named, nothing created.
@@ -55,6 +57,34 @@ def echo(payload, host=None, port=None, unix=None):
         trans.close()
 
 
+def make_cert(tmp):
+    """A self-signed certificate for localhost; (cert, key) paths."""
+    cert = os.path.join(tmp, "server.pem")
+    key = os.path.join(tmp, "server.key")
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-subj", "/CN=localhost", "-addext",
+         "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2", "-keyout", key, "-out",
+         cert], capture_output=True, text=True)
+    check("test certificate made", made.returncode == 0, made.stderr)
+    return cert, key
+
+
+def tls_client(cert, port=None, unix=None):
+    """Debian's python3-thrift TLS socket, verifying the server (as localhost)."""
+    if unix:
+        sock = TSSLSocket.TSSLSocket(unix_socket=unix, server_hostname="localhost",
+                                     cert_reqs=ssl.CERT_REQUIRED, ca_certs=cert)
+    else:
+        sock = TSSLSocket.TSSLSocket("localhost", port, cert_reqs=ssl.CERT_REQUIRED,
+                                     ca_certs=cert)
+    sock.setTimeout(10000)
+    trans = TTransport.TFramedTransport(sock)
+    client = Bench.Client(TBinaryProtocol.TBinaryProtocol(trans))
+    trans.open()
+    return sock, trans, client
+
+
 def stop(proc, name):
     proc.send_signal(signal.SIGTERM)
     code = proc.wait(timeout=30)
@@ -85,31 +115,43 @@ def case_fd():
         stop(proc, "fd")
 
 
-def case_systemd(tmp):
+def unix_listener(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(16)
+    return s
+
+
+def case_systemd(tmp, cert, key):
     tcp = tcp_listener()
     port = tcp.getsockname()[1]
     path = os.path.join(tmp, "activated.sock")
-    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    unix.bind(path)
-    unix.listen(16)
+    secure_path = os.path.join(tmp, "secure.sock")
+    passed = [tcp, unix_listener(path), unix_listener(secure_path)]
     # As systemd does it: descriptors from 3 on, LISTEN_PID naming the very
     # process that execs the server ($$ survives exec).
-    script = ('LISTEN_PID=$$ LISTEN_FDS=2 LISTEN_FDNAMES=tcp:local exec "$0" "$@" '
-              f'3<&{tcp.fileno()} 4<&{unix.fileno()}')
+    script = ('LISTEN_PID=$$ LISTEN_FDS=3 LISTEN_FDNAMES=tcp:local:secure exec "$0" "$@" ' +
+              " ".join(f"{3 + i}<&{s.fileno()}" for i, s in enumerate(passed)))
     proc = subprocess.Popen(
         ["/bin/sh", "-c", script, SERVER, "--listen", "systemd:index=0",
-         "--listen", "systemd:name=local"],
-        pass_fds=[tcp.fileno(), unix.fileno()], stdout=subprocess.PIPE, text=True)
-    tcp.close()
-    unix.close()
+         "--listen", "systemd:name=local",
+         "--listen", f"tls:systemd:name=secure:cert={cert}:key={key}"],
+        pass_fds=[s.fileno() for s in passed], stdout=subprocess.PIPE, text=True)
+    for s in passed:
+        s.close()
     try:
-        first = proc.stdout.readline().strip()
-        second = proc.stdout.readline().strip()
-        check("systemd: both passed sockets reported",
-              first == f"listening on 127.0.0.1:{port}" and second == f"listening on unix:{path}",
-              [first, second])
+        lines = [proc.stdout.readline().strip() for _ in range(3)]
+        check("systemd: every passed socket reported",
+              lines == [f"listening on 127.0.0.1:{port}", f"listening on unix:{path}",
+                        f"listening on unix:{secure_path}"], lines)
         check("systemd: call over the TCP socket", echo(b"tcp", "127.0.0.1", port) == b"tcp")
         check("systemd: call over the unix socket by name", echo(b"unix", unix=path) == b"unix")
+        sock, trans, client = tls_client(cert, unix=secure_path)
+        check("systemd: TLS over the passed unix socket, verified",
+              client.echo(b"secure") == b"secure")
+        check("systemd: TLS 1.3 over the unix socket", sock.handle.version() == "TLSv1.3",
+              sock.handle.version())
+        trans.close()
     finally:
         stop(proc, "systemd")
 
@@ -134,19 +176,8 @@ def case_many(tmp):
     check("many: unix socket file removed on exit", not os.path.exists(path))
 
 
-def case_tls(tmp):
+def case_tls(tmp, cert, key):
     """The done-when of the endpoint issue: TCP, unix and TLS at once."""
-    cert = os.path.join(tmp, "server.pem")
-    key = os.path.join(tmp, "server.key")
-    def make_cert():
-        return subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-nodes", "-subj", "/CN=localhost", "-addext",
-             "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2", "-keyout", key, "-out",
-             cert], capture_output=True, text=True)
-
-    made = make_cert()
-    check("tls: test certificate made", made.returncode == 0, made.stderr)
     path = os.path.join(tmp, "x.sock")
     proc = subprocess.Popen(
         [SERVER, "--listen", "tcp:port=0:interface=127.0.0.1", "--listen", f"unix:{path}",
@@ -158,13 +189,7 @@ def case_tls(tmp):
         tls_port = int(lines[2].rsplit(":", 1)[1])
         check("tls: plain TCP alongside", echo(b"tcp", "127.0.0.1", tcp_port) == b"tcp")
         check("tls: unix alongside", echo(b"unix", unix=path) == b"unix")
-        # Debian's python3-thrift TLS socket, verifying the server against the cert.
-        sock = TSSLSocket.TSSLSocket("localhost", tls_port, cert_reqs=ssl.CERT_REQUIRED,
-                                     ca_certs=cert)
-        sock.setTimeout(10000)
-        trans = TTransport.TFramedTransport(sock)
-        client = Bench.Client(TBinaryProtocol.TBinaryProtocol(trans))
-        trans.open()
+        sock, trans, client = tls_client(cert, port=tls_port)
         payload = os.urandom(100 * 1024)
         check("tls: python3-thrift TSSLSocket echo, verified", client.echo(payload) == payload)
         check("tls: negotiated TLS 1.3", sock.handle.version() == "TLSv1.3", sock.handle.version())
@@ -172,7 +197,7 @@ def case_tls(tmp):
 
         # SIGHUP reloads the certificate: new connections get the new one,
         # the open connection keeps working.
-        make_cert()
+        make_cert(tmp)
         proc.send_signal(signal.SIGHUP)
         renewed = None
         for _ in range(100):
@@ -236,12 +261,13 @@ def case_config_file(tmp):
 def main():
     tmp = tempfile.mkdtemp(prefix="thrum-activation-")
     try:
+        cert, key = make_cert(tmp)
         case_fd()
-        case_systemd(tmp)
+        case_systemd(tmp, cert, key)
         case_many(tmp)
         case_bad_config(tmp)
         case_config_file(tmp)
-        case_tls(tmp)
+        case_tls(tmp, cert, key)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return CHECKS.finish()
