@@ -1,5 +1,13 @@
 #include "framework/client/connect.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/protocol/TCompactProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
@@ -9,10 +17,110 @@
 #include "framework/endpoint/endpoint_string.h"
 #include "framework/endpoint/listener.h"
 
+#include <arpa/inet.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
 namespace thrum::client {
 
 using apache::thrift::transport::TSocket;
 using apache::thrift::transport::TSSLSocketFactory;
+
+namespace {
+
+// Thrift's TLS socket factory with its OpenSSL context in reach, so that
+// verification is OpenSSL's own: the chain against the CA, then the name.
+class TlsFactory : public TSSLSocketFactory {
+ public:
+  SSL_CTX* native() { return ctx_->get(); }
+};
+
+// Thrift checks the peer again after the handshake, against the host its
+// socket was opened with (none for a descriptor). OpenSSL has already
+// decided, so this check passes whatever OpenSSL passed.
+class DecidedByOpenssl : public apache::thrift::transport::AccessManager {
+ public:
+  Decision verify(const sockaddr_storage&) noexcept override { return ALLOW; }
+};
+
+// verify=no: the chain's result is recorded as OK, since Thrift refuses any
+// other recorded result even when told not to authenticate.
+int acceptAnyChain(int /*preverify_ok*/, X509_STORE_CTX* store) {
+  X509_STORE_CTX_set_error(store, X509_V_OK);
+  return 1;
+}
+
+// Points the context's verification at `name`: an IP address is matched
+// against the certificate's IP SANs, anything else against its DNS names.
+void verifyName(SSL_CTX* ctx, const std::string& name) {
+  X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx);
+  in6_addr any;
+  if (inet_pton(AF_INET, name.c_str(), &any) == 1 || inet_pton(AF_INET6, name.c_str(), &any) == 1) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+  } else {
+    X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size());
+  }
+}
+
+// A connected unix stream socket, or -1 with `error` set.
+int connectUnix(const endpoint::UnixConnect& where, std::string& error) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  size_t at = where.abstract ? 1 : 0;  // an abstract name starts with NUL
+  if (at + where.path.size() >= sizeof(addr.sun_path)) {
+    error = "unix path too long";
+    return -1;
+  }
+  std::memcpy(addr.sun_path + at, where.path.data(), where.path.size());
+  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + at + where.path.size() +
+                                         (where.abstract ? 0 : 1));
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    error = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// A TLS socket for `ep` (not yet shaking hands), or null with `error` set.
+std::shared_ptr<TSocket> tlsSocket(const endpoint::ConnectEndpoint& ep, Connection& c,
+                                   std::string& error) {
+  const endpoint::TlsClientOptions& tls = *ep.tls;
+  const auto* tcp = std::get_if<endpoint::TcpConnect>(&ep.where);
+  std::string name = !tls.server_name.empty() ? tls.server_name : tcp ? tcp->host : "";
+  if (tls.verify && name.empty()) {
+    error =
+        "TLS over a unix socket needs server_name= (the name the certificate must carry) "
+        "or verify=no";
+    return nullptr;
+  }
+  auto factory = std::make_shared<TlsFactory>();
+  SSL_CTX* ctx = factory->native();
+  if (tls.verify) {
+    if (tls.ca.empty()) {
+      factory->loadTrustedCertificates(nullptr, "/etc/ssl/certs");
+    } else {
+      factory->loadTrustedCertificates(tls.ca.c_str());
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    verifyName(ctx, name);
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, acceptAnyChain);
+  }
+  if (!tls.cert.empty()) {
+    factory->loadCertificate(tls.cert.c_str());
+    factory->loadPrivateKey(tls.key.c_str());
+  }
+  factory->access(std::make_shared<DecidedByOpenssl>());
+  c.keepalive = factory;  // OpenSSL's state lives as long as a factory does
+  if (tcp != nullptr) return factory->createSocket(tcp->host, tcp->port);
+  int fd = connectUnix(std::get<endpoint::UnixConnect>(ep.where), error);
+  if (fd < 0) return nullptr;
+  return factory->createSocket(fd);  // connected: open() is not called for it
+}
+
+}  // namespace
 
 std::optional<Connection> connect(std::string_view endpoint, const Options& options,
                                   std::string& error) {
@@ -20,42 +128,18 @@ std::optional<Connection> connect(std::string_view endpoint, const Options& opti
   if (!ep) return std::nullopt;
   std::shared_ptr<TSocket> socket;
   Connection c;
+  bool connected = false;
   if (ep->tls) {
-    const auto* tcp = std::get_if<endpoint::TcpConnect>(&ep->where);
-    if (tcp == nullptr) {
-      error = std::string(endpoint) + ": TLS over a unix socket is not supported for clients";
-      return std::nullopt;
-    }
-    if (!ep->tls->verify) {
-      // Thrift's TLS socket checks the verification result whatever it is
-      // told; refusing here is clearer than failing on the first call.
-      error = std::string(endpoint) + ": verify=no is not supported for clients";
-      return std::nullopt;
-    }
-    if (!ep->tls->server_name.empty() && ep->tls->server_name != tcp->host) {
-      error = std::string(endpoint) + ": server_name= other than the host is not supported";
-      return std::nullopt;
-    }
     try {
-      // Thrift's own TLS socket: the stock client stack, with the server's
-      // chain and host name verified.
-      auto factory = std::make_shared<TSSLSocketFactory>();
-      factory->authenticate(true);
-      if (ep->tls->ca.empty()) {
-        factory->loadTrustedCertificates(nullptr, "/etc/ssl/certs");
-      } else {
-        factory->loadTrustedCertificates(ep->tls->ca.c_str());
-      }
-      if (!ep->tls->cert.empty()) {
-        factory->loadCertificate(ep->tls->cert.c_str());
-        factory->loadPrivateKey(ep->tls->key.c_str());
-      }
-      socket = factory->createSocket(tcp->host, tcp->port);
-      c.keepalive = factory;  // OpenSSL's state lives as long as a factory does
+      socket = tlsSocket(*ep, c, error);
     } catch (const apache::thrift::TException& e) {
-      error = std::string(endpoint) + ": " + e.what();
+      error = e.what();
+    }
+    if (!socket) {
+      error = std::string(endpoint) + ": " + error;
       return std::nullopt;
     }
+    connected = std::holds_alternative<endpoint::UnixConnect>(ep->where);
   } else if (const auto* tcp = std::get_if<endpoint::TcpConnect>(&ep->where)) {
     socket = std::make_shared<TSocket>(tcp->host, tcp->port);
   } else {
@@ -79,7 +163,7 @@ std::optional<Connection> connect(std::string_view endpoint, const Options& opti
     c.protocol = std::make_shared<apache::thrift::protocol::TBinaryProtocol>(c.transport);
   }
   try {
-    c.transport->open();
+    if (!connected) c.transport->open();
   } catch (const apache::thrift::TException& e) {
     error = std::string(endpoint) + ": " + e.what();
     return std::nullopt;

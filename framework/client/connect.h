@@ -8,13 +8,18 @@
 //   bench.ping();
 //
 // The grammar is the connect half of framework/endpoint/endpoint_string.h
-// (tcp:host=H:port=P, unix:path=P, tls:host=H:port=P[:ca=F][:cert=F:key=F]);
-// HOST:PORT works for TCP too. TLS verifies the server's chain (the CA file,
-// or the system store) and its host name by default. The connection is open
+// (tcp:host=H:port=P, unix:path=P, tls:host=H:port=P[:ca=F][:cert=F:key=F],
+// tls:unix:path=P:server_name=N); HOST:PORT works for TCP too. TLS verifies
+// the server's chain (the CA file, or the system store) and its name (the
+// host, an IP address against IP SANs, or server_name=) unless verify=no. The connection is open
 // when connect() returns (Thrift's TLS socket shakes hands on the first call,
 // which then throws TTransportException for a bad certificate); errors name
 // the endpoint.
 // Not thread-safe: one Connection per calling thread, like any Thrift client.
+//
+// TLS (Thrift's TSSLSocket) writes through OpenSSL's socket BIO, which does
+// not suppress SIGPIPE: a client process that may outlive its server's end of
+// a TLS connection should ignore SIGPIPE, as Thrift's C++ documentation says.
 #pragma once
 
 #include <chrono>

@@ -4,6 +4,7 @@
 //   thrum-bench-call --connect unix:path=/run/bench.sock --transport framed --protocol compact
 //       ping echo:hello work:100 fire:x
 #include <chrono>
+#include <csignal>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@
 using namespace apache::thrift;
 
 int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a server gone mid-TLS is an exception, not a kill
   CLI::App app{"thrum-bench-call: call the Bench service with the stock Thrift C++ client"};
   std::string connect = "127.0.0.1:9090";
   std::string transport_kind = "framed";

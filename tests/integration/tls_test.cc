@@ -1,12 +1,19 @@
 // TLS endpoints over real loopback sockets: the stock Thrift C++ TSSLSocket
 // client, openssl s_client, mutual TLS, and the clean failures (plain client
 // on a TLS port, TLS client on a plain port, a handshake that never comes).
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <thrift/protocol/TBinaryProtocol.h>
@@ -21,6 +28,10 @@
 #include "tests/support/test_handler.h"
 #include "tests/support/test_pki.h"
 #include "tests/support/wait.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
 
 namespace thrum {
 namespace {
@@ -47,6 +58,16 @@ struct TlsServer {
   }
   uint16_t port() const { return server->port(); }
   int64_t metric(const char* name) const { return server->metrics().value(name); }
+};
+
+// A fresh directory under /tmp, removed with the object.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "thrum-tls-XXXXXX").string();
+    path = mkdtemp(pattern.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
 };
 
 // The stock Thrift C++ TLS client: TSSLSocketFactory, verifying the server.
@@ -84,20 +105,27 @@ TEST(Tls, StockThriftSslClientCallsOverTls13) {
   ASSERT_TRUE(seen);
   EXPECT_EQ(seen->tls_version, "TLSv1.3");
   EXPECT_EQ(seen->tls_peer_subject, "");
+  EXPECT_TRUE(seen->tls_peer_alt_names.empty());
   client.transport->close();
+}
+
+// `openssl s_client -brief` to `target` ("-connect ADDR:PORT" or "-unix
+// PATH"), verifying the chain and the name localhost; its exit status and
+// output.
+std::pair<int, std::string> sClient(const std::string& target, const std::string& ca) {
+  std::string cmd = "openssl s_client " + target + " -CAfile " + ca +
+                    " -verify_return_error -verify_hostname localhost -brief </dev/null 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return {-1, "popen failed"};
+  std::string output;
+  char buf[512];
+  while (fgets(buf, sizeof(buf), p)) output += buf;
+  return {pclose(p), output};
 }
 
 TEST(Tls, OpensslSClientCompletesATls13Handshake) {
   TlsServer s;
-  std::string cmd = "openssl s_client -connect 127.0.0.1:" + std::to_string(s.port()) +
-                    " -CAfile " + s.pki.ca_cert +
-                    " -verify_return_error -verify_hostname localhost -brief </dev/null 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string output;
-  char buf[512];
-  while (fgets(buf, sizeof(buf), p)) output += buf;
-  int status = pclose(p);
+  auto [status, output] = sClient("-connect 127.0.0.1:" + std::to_string(s.port()), s.pki.ca_cert);
   EXPECT_EQ(status, 0) << output;
   EXPECT_NE(output.find("Protocol version: TLSv1.3"), std::string::npos) << output;
   EXPECT_NE(output.find("Verification: OK"), std::string::npos) << output;
@@ -120,7 +148,12 @@ TEST(Tls, MutualTlsRequiresAndReportsTheClientCertificate) {
       TTransportException);
   SslClient with_cert(s.pki, mutual.port(), /*client_cert=*/true);
   with_cert.bench->ping();
-  EXPECT_EQ(s.handler->seen()->tls_peer_subject, "/CN=thrum-test-client");
+  auto seen = s.handler->seen();
+  EXPECT_EQ(seen->tls_peer_subject, "CN=thrum-test-client,O=thrum tests");
+  EXPECT_EQ(
+      seen->tls_peer_alt_names,
+      (std::vector<std::string>{"DNS:thrum-test-client", "URI:spiffe://thrum.test/client",
+                                "email:client@thrum.test", "IP:192.0.2.7", "IP:2001:db8::7"}));
   EXPECT_TRUE(waitFor(
       [&] { return mutual.metrics().value("connections.closed.tls_handshake_failed") >= 1; }));
 }
@@ -180,11 +213,50 @@ TEST(Tls, ClientConnectFromATlsEndpointString) {
   bench::BenchClient refused(wrong->protocol);
   EXPECT_THROW(refused.ping(), apache::thrift::TException);
 
-  EXPECT_FALSE(client::connect(base + ":verify=no", {}, error));
-  EXPECT_EQ(error, base + ":verify=no: verify=no is not supported for clients");
+  // verify=no trusts any chain and name; server_name= names what to verify.
+  auto unverified = client::connect(base + ":ca=" + s.pki.other_ca_cert + ":verify=no", {}, error);
+  ASSERT_TRUE(unverified) << error;
+  bench::BenchClient trusting(unverified->protocol);
+  trusting.ping();
+  auto by_ip = client::connect(
+      "tls:host=127.0.0.1:port=" + std::to_string(s.port()) + ":ca=" + s.pki.ca_cert, {}, error);
+  ASSERT_TRUE(by_ip) << error;
+  bench::BenchClient ip_checked(by_ip->protocol);
+  ip_checked.ping();  // matched against the certificate's IP SAN
+  auto wrong_name =
+      client::connect(base + ":ca=" + s.pki.ca_cert + ":server_name=billing.internal", {}, error);
+  ASSERT_TRUE(wrong_name) << error;
+  bench::BenchClient name_refused(wrong_name->protocol);
+  EXPECT_THROW(name_refused.ping(), apache::thrift::TException);
+}
 
-  EXPECT_FALSE(client::connect("tls:unix:path=/x", {}, error));
-  EXPECT_EQ(error, "tls:unix:path=/x: TLS over a unix socket is not supported for clients");
+TEST(Tls, ClientConnectOverAUnixSocket) {
+  TestPki pki;
+  TempDir tmp;
+  const std::string& dir = tmp.path;
+  std::string path = dir + "/tls.sock";
+  Server server(std::make_shared<bench::BenchProcessor>(std::make_shared<testing::TestHandler>()));
+  std::string error;
+  ASSERT_FALSE(server.listen(
+      "tls:unix:" + path + ":cert=" + pki.server_cert + ":key=" + pki.server_key, &error))
+      << error;
+  server.start();
+  {
+    auto conn = client::connect(
+        "tls:unix:path=" + path + ":ca=" + pki.ca_cert + ":server_name=localhost", {}, error);
+    ASSERT_TRUE(conn) << error;
+    bench::BenchClient client(conn->protocol);
+    std::string out;
+    client.echo(out, "tls over unix");
+    EXPECT_EQ(out, "tls over unix");
+  }  // closed while the server still listens: OpenSSL's close_notify has a reader
+
+  EXPECT_FALSE(client::connect("tls:unix:path=" + path + ":ca=" + pki.ca_cert, {}, error));
+  EXPECT_EQ(error, "tls:unix:path=" + path + ":ca=" + pki.ca_cert +
+                       ": TLS over a unix socket needs server_name= (the name the certificate "
+                       "must carry) or verify=no");
+  EXPECT_FALSE(client::connect("tls:unix:path=" + dir + "/none.sock:verify=no", {}, error));
+  EXPECT_EQ(error, "tls:unix:path=" + dir + "/none.sock:verify=no: No such file or directory");
 }
 
 // The serial number of the certificate a fresh TLS connection is served.
@@ -235,6 +307,168 @@ TEST(Tls, CertificateReloadWhileAClientKeepsCalling) {
   stop = true;
   caller.join();
   EXPECT_EQ(failures, 0);
+}
+
+// An OpenSSL client over any connected stream socket, speaking framed
+// binary Thrift by hand: the peer for what TSSLSocket cannot do (unix
+// sockets, session resumption).
+using SslCtx = std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)>;
+
+// A client context trusting `ca`, speaking at most TLS `max_version`.
+SslCtx clientContext(const std::string& ca, int max_version) {
+  SslCtx ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  SSL_CTX_set_max_proto_version(ctx.get(), max_version);
+  SSL_CTX_load_verify_locations(ctx.get(), ca.c_str(), nullptr);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  return ctx;
+}
+
+class OpensslPeer {
+ public:
+  // Connects `fd` (taken over), offering `session` for resumption when given.
+  OpensslPeer(int fd, SSL_CTX* ctx, SSL_SESSION* session = nullptr) : fd_(fd) {
+    ssl_.reset(SSL_new(ctx));
+    SSL_set_fd(ssl_.get(), fd_);
+    SSL_set_tlsext_host_name(ssl_.get(), "localhost");
+    SSL_set1_host(ssl_.get(), "localhost");
+    if (session != nullptr) SSL_set_session(ssl_.get(), session);
+    connected_ = SSL_connect(ssl_.get()) == 1;
+  }
+  ~OpensslPeer() {
+    if (connected_) SSL_shutdown(ssl_.get());
+    ssl_.reset();
+    ::close(fd_);
+  }
+
+  bool connected() const { return connected_; }
+  bool resumed() const { return SSL_session_reused(ssl_.get()) == 1; }
+  std::string version() const { return SSL_get_version(ssl_.get()); }
+  // The session to resume later; in TLS 1.3 the server's tickets arrive
+  // after the handshake, so call this after a reply was read.
+  SSL_SESSION* session() const { return SSL_get1_session(ssl_.get()); }
+
+  // A framed-binary ping; true when a REPLY came back.
+  bool ping() {
+    static const unsigned char kPing[] = {0, 0,   0,   17,  0x80, 1, 0, 1, 0, 0, 0,
+                                          4, 'p', 'i', 'n', 'g',  0, 0, 0, 1, 0};
+    size_t n = 0;
+    if (SSL_write_ex(ssl_.get(), kPing, sizeof(kPing), &n) != 1) return false;
+    unsigned char frame[4];
+    if (!readFully(frame, 4)) return false;
+    size_t len = (size_t{frame[0]} << 24) | (size_t{frame[1]} << 16) | (frame[2] << 8) | frame[3];
+    std::string body(len, '\0');
+    if (!readFully(body.data(), len)) return false;
+    return len > 4 && body[3] == 2;  // message type REPLY
+  }
+
+ private:
+  bool readFully(void* out, size_t len) {
+    size_t got = 0;
+    while (got < len) {
+      size_t n = 0;
+      if (SSL_read_ex(ssl_.get(), static_cast<char*>(out) + got, len - got, &n) != 1) return false;
+      got += n;
+    }
+    return true;
+  }
+
+  int fd_;
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl_{nullptr, SSL_free};
+  bool connected_ = false;
+};
+
+int connectTcp(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    throw std::runtime_error("connect failed");
+  }
+  return fd;
+}
+
+int connectUnix(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    throw std::runtime_error("connect failed");
+  }
+  return fd;
+}
+
+TEST(Tls, SessionsResumeWithTls13TicketsAndTls12SessionIds) {
+  TlsServer s;
+  for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+    SCOPED_TRACE(version == TLS1_3_VERSION ? "TLS 1.3" : "TLS 1.2");
+    int64_t resumed_before = s.metric("tls.resumed");
+    SslCtx ctx = clientContext(s.pki.ca_cert, version);
+    SSL_SESSION* session = nullptr;
+    {
+      OpensslPeer first(connectTcp(s.port()), ctx.get());
+      ASSERT_TRUE(first.connected());
+      EXPECT_FALSE(first.resumed());
+      ASSERT_TRUE(first.ping());
+      session = first.session();
+    }
+    OpensslPeer again(connectTcp(s.port()), ctx.get(), session);
+    SSL_SESSION_free(session);
+    ASSERT_TRUE(again.connected());
+    EXPECT_TRUE(again.resumed());
+    EXPECT_EQ(again.version(), version == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2");
+    EXPECT_TRUE(again.ping());
+    EXPECT_EQ(s.metric("tls.resumed"), resumed_before + 1);
+  }
+  EXPECT_EQ(s.metric("tls.handshakes"), 4);
+}
+
+TEST(Tls, OverAUnixSocket) {
+  TestPki pki;
+  TempDir dir;
+  std::string path = dir.path + "/tls.sock";
+  auto handler = std::make_shared<testing::TestHandler>();
+  Server server(std::make_shared<bench::BenchProcessor>(handler));
+  std::string error;
+  ASSERT_FALSE(server.listen(
+      "tls:unix:" + path + ":cert=" + pki.server_cert + ":key=" + pki.server_key, &error))
+      << error;
+  server.start();
+  SslCtx ctx = clientContext(pki.ca_cert, TLS1_3_VERSION);
+  OpensslPeer peer(connectUnix(path), ctx.get());
+  ASSERT_TRUE(peer.connected());
+  EXPECT_TRUE(peer.ping());
+  EXPECT_EQ(handler->seen()->tls_version, "TLSv1.3");
+
+  auto [status, output] = sClient("-unix " + path, pki.ca_cert);
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_NE(output.find("Protocol version: TLSv1.3"), std::string::npos) << output;
+}
+
+TEST(Tls, OverAnInheritedDescriptor) {
+  TestPki pki;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  Server server(std::make_shared<bench::BenchProcessor>(std::make_shared<testing::TestHandler>()));
+  std::string error;
+  ASSERT_FALSE(server.listen(
+      "tls:fd:" + std::to_string(fd) + ":cert=" + pki.server_cert + ":key=" + pki.server_key,
+      &error))
+      << error;
+  server.start();
+  SslCtx ctx = clientContext(pki.ca_cert, TLS1_3_VERSION);
+  OpensslPeer peer(connectTcp(server.port()), ctx.get());
+  ASSERT_TRUE(peer.connected());
+  EXPECT_TRUE(peer.ping());
+  // TSSLSocket, the stock C++ client, on the same inherited endpoint.
+  SslClient stock(pki, server.port());
+  stock.bench->ping();
 }
 
 TEST(Tls, BadCertificateFailsAtListenNamingTheFile) {
