@@ -8,10 +8,13 @@ PACKAGES=(
   # toolchain
   build-essential cmake ninja-build pkg-config
   # libraries and code generator
-  thrift-compiler libthrift-dev libboost1.74-dev libssl-dev libevent-dev
+  thrift-compiler libthrift-dev libboost1.74-dev libssl-dev libevent-dev libsasl2-dev
   libspdlog-dev libcli11-dev libtomlplusplus-dev
-  # tests
-  libgtest-dev libgmock-dev python3 python3-thrift
+  # SASL mechanisms (server and client plugins), saslpasswd2
+  libsasl2-modules libsasl2-modules-gssapi-mit sasl2-bin
+  # tests: third-party peers and a private Kerberos realm
+  libgtest-dev libgmock-dev python3 python3-thrift python3-pure-sasl python3-kerberos
+  krb5-kdc krb5-user openjdk-17-jdk-headless libthrift-java
 )
 
 missing=()

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <initializer_list>
 #include <map>
 #include <vector>
 
@@ -179,6 +180,113 @@ bool parseTlsClient(Args& args, std::optional<TlsClientOptions>& tls, std::strin
   return true;
 }
 
+std::vector<std::string> splitList(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    if (comma > start) out.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+bool parseQopList(const std::string& text, std::vector<std::string>& out, std::string& error) {
+  out = splitList(text);
+  for (const std::string& q : out) {
+    if (q != "auth" && q != "auth-int" && q != "auth-conf") {
+      error = "sasl: qop must list auth, auth-int or auth-conf, not '" + q + "'";
+      return false;
+    }
+  }
+  if (out.empty()) {
+    error = "sasl: qop= is empty";
+    return false;
+  }
+  return true;
+}
+
+// Takes the SASL keys out of `args`. They are an error without sasl=.
+template <typename Options>
+bool takeSaslKeys(Args& args, std::optional<std::string>& sasl,
+                  std::initializer_list<std::pair<const char*, std::string Options::*>> text_keys,
+                  Options& o, std::string& error) {
+  sasl = args.take("sasl");
+  for (const auto& [key, member] : text_keys) {
+    auto v = args.take(key);
+    if (!v) continue;
+    if (!sasl) {
+      error = std::string("sasl: ") + key + "= needs sasl=";
+      return false;
+    }
+    o.*member = *v;
+  }
+  if (auto v = args.take("qop")) {
+    if (!sasl) {
+      error = "sasl: qop= needs sasl=";
+      return false;
+    }
+    if (!parseQopList(*v, o.qop, error)) return false;
+  }
+  return true;
+}
+
+bool parseSaslServer(Args& args, std::optional<SaslServerOptions>& sasl, std::string& error) {
+  SaslServerOptions o;
+  std::optional<std::string> mode;
+  std::optional<std::string> mechs = args.take("mechs");
+  if (!takeSaslKeys<SaslServerOptions>(args, mode,
+                                       {{"service", &SaslServerOptions::service},
+                                        {"hostname", &SaslServerOptions::hostname},
+                                        {"realm", &SaslServerOptions::realm},
+                                        {"sasldb", &SaslServerOptions::sasldb},
+                                        {"keytab", &SaslServerOptions::keytab}},
+                                       o, error)) {
+    return false;
+  }
+  if (!mode) {
+    if (mechs) error = "sasl: mechs= needs sasl=required";
+    return !mechs;
+  }
+  if (*mode != "required") {
+    error = "sasl: sasl= must be 'required' on a listening endpoint, not '" + *mode + "'";
+    return false;
+  }
+  if (!mechs || splitList(*mechs).empty()) {
+    error = "sasl: mechs= is required (for example mechs=SCRAM-SHA-256,PLAIN)";
+    return false;
+  }
+  o.mechs = splitList(*mechs);
+  if (o.service.empty()) {
+    error = "sasl: service= is empty";
+    return false;
+  }
+  sasl = std::move(o);
+  return true;
+}
+
+bool parseSaslClient(Args& args, std::optional<SaslClientOptions>& sasl, std::string& error) {
+  SaslClientOptions o;
+  std::optional<std::string> mech;
+  if (!takeSaslKeys<SaslClientOptions>(args, mech,
+                                       {{"user", &SaslClientOptions::user},
+                                        {"password_file", &SaslClientOptions::password_file},
+                                        {"service", &SaslClientOptions::service},
+                                        {"hostname", &SaslClientOptions::hostname}},
+                                       o, error)) {
+    return false;
+  }
+  if (!mech) return true;
+  if (mech->empty()) {
+    error = "sasl: sasl= names the mechanism (PLAIN, SCRAM-SHA-256, DIGEST-MD5, GSSAPI)";
+    return false;
+  }
+  o.mech = *mech;
+  sasl = std::move(o);
+  return true;
+}
+
 bool isKind(std::string_view s) {
   return s == "tcp" || s == "unix" || s == "fd" || s == "systemd";
 }
@@ -320,9 +428,10 @@ bool splitKind(std::string_view text, std::vector<Token>& tokens, bool& tls, std
 
 // The shared shape of both parsers: the kind, then the arguments, the TLS
 // keys taken out first when the endpoint is tls:, then the kind's own keys.
-template <typename Endpoint, typename ParseTls, typename ParseKind>
+template <typename Endpoint, typename ParseTls, typename ParseSasl, typename ParseKind>
 std::optional<Endpoint> parseEndpoint(std::string_view text, std::string& error, ParseTls parse_tls,
-                                      ParseKind parse_kind, std::string_view tls_keys) {
+                                      ParseSasl parse_sasl, ParseKind parse_kind,
+                                      std::string_view tls_keys, std::string_view sasl_keys) {
   std::vector<Token> tokens;
   bool tls = false;
   std::string kind;
@@ -333,9 +442,11 @@ std::optional<Endpoint> parseEndpoint(std::string_view text, std::string& error,
   Endpoint ep;
   ep.text = std::string(text);
   if (tls && !parse_tls(args, ep.tls, error)) return std::nullopt;
+  if (!parse_sasl(args, ep.sasl, error)) return std::nullopt;
   if (!parse_kind(kind, args, ep, error)) {
-    if (tls && error.find("unknown key") != std::string::npos) {
-      error += ", or a tls key (" + std::string(tls_keys) + ")";
+    if (error.find("unknown key") != std::string::npos) {
+      if (tls) error += ", or a tls key (" + std::string(tls_keys) + ")";
+      if (ep.sasl) error += ", or a sasl key (" + std::string(sasl_keys) + ")";
     }
     return std::nullopt;
   }
@@ -345,13 +456,16 @@ std::optional<Endpoint> parseEndpoint(std::string_view text, std::string& error,
 }  // namespace
 
 std::optional<ListenEndpoint> parseListenEndpoint(std::string_view text, std::string& error) {
-  return parseEndpoint<ListenEndpoint>(text, error, parseTlsServer, parseListenKind,
-                                       "cert, key, ca, ciphers, min_version");
+  return parseEndpoint<ListenEndpoint>(
+      text, error, parseTlsServer, parseSaslServer, parseListenKind,
+      "cert, key, ca, ciphers, min_version",
+      "sasl, mechs, service, hostname, realm, qop, sasldb, keytab");
 }
 
 std::optional<ConnectEndpoint> parseConnectEndpoint(std::string_view text, std::string& error) {
-  return parseEndpoint<ConnectEndpoint>(text, error, parseTlsClient, parseConnectKind,
-                                        "ca, cert, key, server_name, verify");
+  return parseEndpoint<ConnectEndpoint>(text, error, parseTlsClient, parseSaslClient,
+                                        parseConnectKind, "ca, cert, key, server_name, verify",
+                                        "sasl, user, password_file, service, hostname, qop");
 }
 
 }  // namespace thrum::endpoint

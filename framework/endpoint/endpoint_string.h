@@ -9,10 +9,13 @@
 //   systemd:index=0                  systemd:name=thrum-tls   (LISTEN_FDS, LISTEN_FDNAMES)
 //   tls:port=8443:cert=c.pem:key=k.pem[:ca=ca.pem][:ciphers=...][:min_version=1.3]
 //   tls:unix:address=/run/x.sock:cert=c.pem:key=k.pem   (TLS over any of the above)
+//   tcp:9090:sasl=required:mechs=SCRAM-SHA-256,PLAIN:sasldb=/var/lib/thrum/sasldb:realm=EXAMPLE
+//                                    (SASL on any of the above, TLS or not)
 //
 // Clients:
 //   tcp:host=db1:port=9090           unix:path=/run/thrum.sock
 //   tls:host=db1:port=8443:ca=ca.pem[:cert=c.pem:key=k.pem][:server_name=db1][:verify=no]
+//   tcp:host=db1:port=9090:sasl=SCRAM-SHA-256:user=alice:password_file=/run/secrets/alice
 //
 // Grammar: KIND ':' ARG (':' ARG)*, where ARG is KEY '=' VALUE or, first
 // only, a bare positional value (tcp's port, unix's path, fd's number).
@@ -30,6 +33,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace thrum::endpoint {
 
@@ -39,6 +43,20 @@ struct TlsServerOptions {
   std::string ca;                   // when set, clients must present a certificate signed by it
   std::string ciphers;              // OpenSSL cipher list for TLS 1.2; empty: OpenSSL's default
   std::string min_version = "1.2";  // "1.2" or "1.3"
+};
+
+// Thrift's SASL transport on a listening endpoint: sasl=required with
+//   mechs=SCRAM-SHA-256,PLAIN  service=thrift  hostname=FQDN  realm=EXAMPLE.COM
+//   qop=auth,auth-int,auth-conf  sasldb=/var/lib/thrum/sasldb  keytab=/etc/thrum.keytab
+struct SaslServerOptions {
+  std::vector<std::string> mechs;  // offered, exact names; required
+  std::string service = "thrift";  // the service clients name (GSSAPI: service/hostname)
+  std::string hostname;            // the server's FQDN; empty: gethostname()
+  std::string realm;  // user realm of sasldb users, and the realm given to names without one
+  std::vector<std::string> qop{"auth", "auth-int", "auth-conf"};  // any of these
+  std::string sasldb;  // password database written by saslpasswd2 -f FILE -u REALM
+  std::string keytab;  // Kerberos keytab for GSSAPI; empty: KRB5_KTNAME or the system's
+  size_t max_negotiation_bytes = 1 << 20;  // per negotiation message
 };
 
 struct TcpListen {
@@ -65,6 +83,7 @@ struct ListenEndpoint {
   std::variant<TcpListen, UnixListen, FdListen, SystemdListen> where;
   int backlog = 4096;  // the kernel caps it at net.core.somaxconn
   std::optional<TlsServerOptions> tls;
+  std::optional<SaslServerOptions> sasl;
   std::string text;  // as written, for logs
 
   bool isTls() const { return tls.has_value(); }
@@ -75,6 +94,19 @@ struct TlsClientOptions {
   std::string cert, key;    // client certificate, for mutual TLS
   std::string server_name;  // name to verify and send as SNI; default: the host
   bool verify = true;
+};
+
+// SASL on a client endpoint: sasl=MECH with user=NAME, password_file=PATH
+// (or the password given in code), service=thrift, hostname=FQDN (default:
+// the host), qop=auth-conf (what the client accepts; default any). GSSAPI
+// takes its credentials from the Kerberos cache (KRB5CCNAME).
+struct SaslClientOptions {
+  std::string mech;
+  std::string user;
+  std::string password_file;
+  std::string service = "thrift";
+  std::string hostname;
+  std::vector<std::string> qop{"auth", "auth-int", "auth-conf"};
 };
 
 struct TcpConnect {
@@ -90,6 +122,7 @@ struct UnixConnect {
 struct ConnectEndpoint {
   std::variant<TcpConnect, UnixConnect> where;
   std::optional<TlsClientOptions> tls;
+  std::optional<SaslClientOptions> sasl;
   std::string text;
 };
 

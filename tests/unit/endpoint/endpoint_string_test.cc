@@ -103,7 +103,39 @@ TEST(ListenEndpoint, TlsOverTcpByDefaultAndOverAnyKind) {
   EXPECT_EQ(std::get<FdListen>(d.where).fd, 4);
 }
 
+TEST(ListenEndpoint, SaslOnAnyKindTlsOrNot) {
+  auto a = listen("tcp:9090:sasl=required:mechs=SCRAM-SHA-256,PLAIN:sasldb=/var/db\\:1:realm=R");
+  ASSERT_TRUE(a.sasl.has_value());
+  EXPECT_EQ(a.sasl->mechs, (std::vector<std::string>{"SCRAM-SHA-256", "PLAIN"}));
+  EXPECT_EQ(a.sasl->sasldb, "/var/db:1");
+  EXPECT_EQ(a.sasl->realm, "R");
+  EXPECT_EQ(a.sasl->service, "thrift");
+  EXPECT_EQ(a.sasl->qop, (std::vector<std::string>{"auth", "auth-int", "auth-conf"}));
+  EXPECT_FALSE(a.tls.has_value());
+  auto b = listen(
+      "tls:unix:/run/x.sock:cert=c:key=k:sasl=required:mechs=GSSAPI:service=hive:"
+      "hostname=db1.example:keytab=/etc/k.keytab:qop=auth-conf");
+  EXPECT_TRUE(b.tls.has_value());
+  EXPECT_EQ(b.sasl->service, "hive");
+  EXPECT_EQ(b.sasl->hostname, "db1.example");
+  EXPECT_EQ(b.sasl->keytab, "/etc/k.keytab");
+  EXPECT_EQ(b.sasl->qop, (std::vector<std::string>{"auth-conf"}));
+  EXPECT_FALSE(listen("tcp:0").sasl.has_value());
+}
+
 TEST(ListenEndpoint, EveryErrorNamesTheProblem) {
+  EXPECT_EQ(listenError("tcp:0:sasl=optional:mechs=PLAIN"),
+            "sasl: sasl= must be 'required' on a listening endpoint, not 'optional'");
+  EXPECT_EQ(listenError("tcp:0:sasl=required"),
+            "sasl: mechs= is required (for example mechs=SCRAM-SHA-256,PLAIN)");
+  EXPECT_EQ(listenError("tcp:0:mechs=PLAIN"), "sasl: mechs= needs sasl=required");
+  EXPECT_EQ(listenError("tcp:0:realm=R"), "sasl: realm= needs sasl=");
+  EXPECT_EQ(listenError("tcp:0:sasl=required:mechs=PLAIN:qop=auth,secret"),
+            "sasl: qop must list auth, auth-int or auth-conf, not 'secret'");
+  EXPECT_EQ(listenError("tcp:0:sasl=required:mechs=PLAIN:service="), "sasl: service= is empty");
+  EXPECT_EQ(listenError("tcp:0:sasl=required:mechs=PLAIN:user=x"),
+            "tcp: unknown key 'user' (expected port, interface, backlog), or a sasl key (sasl, "
+            "mechs, service, hostname, realm, qop, sasldb, keytab)");
   EXPECT_EQ(listenError(""), "empty endpoint");
   EXPECT_EQ(listenError("udp:53"),
             "unknown endpoint kind 'udp' (expected tcp, unix, fd, systemd, tls)");
@@ -167,7 +199,27 @@ TEST(ConnectEndpoint, TcpUnixAndTls) {
   EXPECT_EQ(e.tls->cert, "c");
 }
 
+TEST(ConnectEndpoint, SaslWithAnyTransport) {
+  auto a = connect("tcp:host=db1:port=9090:sasl=SCRAM-SHA-256:user=alice:password_file=/run/pw");
+  ASSERT_TRUE(a.sasl.has_value());
+  EXPECT_EQ(a.sasl->mech, "SCRAM-SHA-256");
+  EXPECT_EQ(a.sasl->user, "alice");
+  EXPECT_EQ(a.sasl->password_file, "/run/pw");
+  EXPECT_EQ(a.sasl->service, "thrift");
+  auto b =
+      connect("tls:host=db1:port=1:ca=c:sasl=GSSAPI:service=hive:hostname=db1.x:qop=auth-conf");
+  EXPECT_TRUE(b.tls.has_value());
+  EXPECT_EQ(b.sasl->hostname, "db1.x");
+  EXPECT_EQ(b.sasl->qop, (std::vector<std::string>{"auth-conf"}));
+  EXPECT_FALSE(connect("unix:path=/x").sasl.has_value());
+}
+
 TEST(ConnectEndpoint, EveryErrorNamesTheProblem) {
+  EXPECT_EQ(connectError("tcp:host=a:port=1:user=alice"), "sasl: user= needs sasl=");
+  EXPECT_EQ(connectError("tcp:host=a:port=1:sasl="),
+            "sasl: sasl= names the mechanism (PLAIN, SCRAM-SHA-256, DIGEST-MD5, GSSAPI)");
+  EXPECT_EQ(connectError("tcp:host=a:port=1:sasl=PLAIN:qop=all"),
+            "sasl: qop must list auth, auth-int or auth-conf, not 'all'");
   EXPECT_EQ(connectError("tcp:host=a"), "tcp: port= is required");
   EXPECT_EQ(connectError("tcp:port=1"), "tcp: host= is required");
   EXPECT_EQ(connectError("tcp:a:0"), "tcp: port must be a number from 1 to 65535, not '0'");

@@ -1,0 +1,159 @@
+#include "framework/transport/sasl_layer.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include <spdlog/spdlog.h>
+
+#include <sasl/sasl.h>
+
+namespace thrum::transport::sasl {
+namespace {
+
+int logToSpdlog(void* /*context*/, int level, const char* message) {
+  switch (level) {
+    case SASL_LOG_ERR:
+      spdlog::error("sasl: {}", message);
+      break;
+    case SASL_LOG_FAIL:
+    case SASL_LOG_WARN:
+      spdlog::info("sasl: {}", message);
+      break;
+    default:
+      spdlog::debug("sasl: {}", message);
+  }
+  return SASL_OK;
+}
+
+// No <app>.conf is read from /etc/sasl2 or /usr/lib/sasl2: the path named
+// here holds none.
+int privateConfPath(void* /*context*/, const char** path) {
+  *path = "/nonexistent/thrum-sasl-config";
+  return SASL_OK;
+}
+
+const sasl_callback_t kGlobalCallbacks[] = {
+    {SASL_CB_LOG, callbackProc(logToSpdlog), nullptr},
+    {SASL_CB_GETCONFPATH, callbackProc(privateConfPath), nullptr},
+    {SASL_CB_LIST_END, nullptr, nullptr},
+};
+
+bool initOnce(std::once_flag& once, int& rc, int (*init)(), std::string& error) {
+  std::call_once(once, [&] { rc = init(); });
+  if (rc == SASL_OK) return true;
+  error = std::string("cannot start Cyrus SASL: ") + sasl_errstring(rc, nullptr, nullptr);
+  return false;
+}
+
+}  // namespace
+
+std::string_view toString(Qop qop) {
+  switch (qop) {
+    case Qop::kAuth:
+      return "auth";
+    case Qop::kAuthInt:
+      return "auth-int";
+    case Qop::kAuthConf:
+      return "auth-conf";
+  }
+  return "?";
+}
+
+std::optional<Qop> parseQop(std::string_view text) {
+  for (Qop q : {Qop::kAuth, Qop::kAuthInt, Qop::kAuthConf}) {
+    if (text == toString(q)) return q;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::vector<Qop>> parseQopList(std::string_view text, std::string& error) {
+  std::vector<Qop> out;
+  while (true) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    std::optional<Qop> q = parseQop(item);
+    if (!q) {
+      error = "qop '" + std::string(item) + "' is not auth, auth-int or auth-conf";
+      return std::nullopt;
+    }
+    if (std::find(out.begin(), out.end(), *q) == out.end()) out.push_back(*q);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+Qop qopOfSsf(unsigned ssf) {
+  return ssf == 0 ? Qop::kAuth : ssf == 1 ? Qop::kAuthInt : Qop::kAuthConf;
+}
+
+ConnPtr adoptConn(sasl_conn_t* conn) {
+  return ConnPtr(conn, [](sasl_conn_t* c) { sasl_dispose(&c); });
+}
+
+bool initServerLibrary(std::string& error) {
+  static std::once_flag once;
+  static int rc = SASL_FAIL;
+  return initOnce(
+      once, rc, [] { return sasl_server_init(kGlobalCallbacks, "thrum"); }, error);
+}
+
+bool initClientLibrary(std::string& error) {
+  static std::once_flag once;
+  static int rc = SASL_FAIL;
+  return initOnce(
+      once, rc, [] { return sasl_client_init(kGlobalCallbacks); }, error);
+}
+
+std::vector<std::string> availableMechanisms() {
+  std::vector<std::string> out;
+  const char** mechs = sasl_global_listmech();
+  for (size_t i = 0; mechs != nullptr && mechs[i] != nullptr; ++i) out.emplace_back(mechs[i]);
+  return out;
+}
+
+std::string describe(sasl_conn_t* conn, int rc) {
+  const char* detail = conn != nullptr ? sasl_errdetail(conn) : nullptr;
+  return detail != nullptr ? detail : sasl_errstring(rc, nullptr, nullptr);
+}
+
+SecurityLayer::SecurityLayer(ConnPtr conn) : conn_(std::move(conn)) {
+  const void* value = nullptr;
+  if (sasl_getprop(conn_.get(), SASL_MAXOUTBUF, &value) == SASL_OK && value != nullptr) {
+    max_plain_ = *static_cast<const unsigned*>(value);
+  }
+  if (max_plain_ == 0) max_plain_ = 64 * 1024;
+}
+
+bool SecurityLayer::encode(std::string_view plain, std::string& out, std::string& error) {
+  while (!plain.empty()) {
+    size_t n = std::min<size_t>(plain.size(), max_plain_);
+    const char* packet = nullptr;
+    unsigned len = 0;
+    int rc = sasl_encode(conn_.get(), plain.data(), static_cast<unsigned>(n), &packet, &len);
+    if (rc != SASL_OK) {
+      error = "sasl_encode of " + std::to_string(n) + " bytes: " + describe(conn_.get(), rc);
+      return false;
+    }
+    out.append(packet, len);  // Cyrus's output starts with the 4-byte length
+    plain.remove_prefix(n);
+  }
+  return true;
+}
+
+bool SecurityLayer::decode(std::string_view packet, std::string& out, std::string& error) {
+  const char* plain = nullptr;
+  unsigned len = 0;
+  int rc =
+      sasl_decode(conn_.get(), packet.data(), static_cast<unsigned>(packet.size()), &plain, &len);
+  if (rc != SASL_OK) {
+    // Cyrus's detail can be left over from an earlier call: say the size.
+    error = "sasl_decode of a " + std::to_string(packet.size()) + "-byte packet failed (" +
+            sasl_errstring(rc, nullptr, nullptr) + ")";
+    return false;
+  }
+  if (len > 0) out.append(plain, len);
+  return true;
+}
+
+}  // namespace thrum::transport::sasl

@@ -1,0 +1,87 @@
+// ServerNegotiation: the server side of Thrift's SASL negotiation over Cyrus
+// SASL, one object per connection. It takes the client's negotiation
+// messages one at a time and says what to answer:
+//
+//   START(mech)           -> (nothing yet: the initial response always follows)
+//   OK|COMPLETE(response) -> OK(challenge) while the mechanism goes on,
+//                            COMPLETE(success data) when it is done,
+//                            BAD(reason) when authentication fails,
+//   anything else         -> ERROR(reason)
+//
+// receive() may block (password database lookups, Kerberos): the server
+// calls it on its auth pool, never on an I/O thread. Not thread-safe; one
+// call at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/endpoint/endpoint_string.h"
+#include "framework/transport/sasl_layer.h"
+#include "framework/transport/sasl_wire.h"
+
+struct sasl_callback;
+
+namespace thrum::transport::sasl {
+
+// Checks what can be checked before any client comes: the library starts,
+// every listed mechanism is installed, a password mechanism has a sasldb.
+bool checkServerOptions(const endpoint::SaslServerOptions& options, std::string& error);
+
+class ServerNegotiation {
+ public:
+  // `local` and `remote` are "ADDR;PORT" for mechanisms that use them, or "".
+  ServerNegotiation(std::shared_ptr<const endpoint::SaslServerOptions> options, std::string local,
+                    std::string remote);
+  ~ServerNegotiation();
+  ServerNegotiation(const ServerNegotiation&) = delete;
+  ServerNegotiation& operator=(const ServerNegotiation&) = delete;
+
+  enum class State {
+    kContinue,  // send the reply, read the next message
+    kDone,      // authenticated: send the reply (COMPLETE), then the data phase
+    kFailed,    // send the reply (BAD or ERROR), then close
+  };
+  struct Step {
+    State state = State::kContinue;
+    Status status = Status::kOk;  // of the reply, when there is one
+    std::string payload;
+    bool reply = false;  // START is answered only after the initial response
+    // For the server's log when failed: Cyrus's detail, never a password.
+    std::string reason;
+  };
+
+  Step receive(const Message& message);
+
+  // After kDone. The principal is "user@REALM": a name without a realm gets
+  // the endpoint's realm= (Cyrus drops the default Kerberos realm).
+  const std::string& principal() const { return principal_; }
+  const std::string& mechanism() const { return mechanism_; }
+  Qop qop() const { return qop_; }
+  // The security layer for auth-int and auth-conf; null for auth, in which
+  // case Cyrus's state is already freed.
+  std::unique_ptr<SecurityLayer> takeSecurityLayer();
+
+ private:
+  Step fail(Status status, std::string payload, std::string reason);
+  Step start(const Message& message);
+  Step step(const Message& message, bool first);
+  Step finish(const char* out, unsigned out_len);
+
+  std::shared_ptr<const endpoint::SaslServerOptions> options_;
+  std::string local_, remote_;
+  std::unique_ptr<sasl_callback[]> callbacks_;
+  ConnPtr conn_;
+  enum class Phase {
+    kExpectStart,
+    kExpectInitial,
+    kStepping,
+    kFinished
+  } phase_ = Phase::kExpectStart;
+  std::string mechanism_;
+  std::string principal_;
+  Qop qop_ = Qop::kAuth;
+};
+
+}  // namespace thrum::transport::sasl
