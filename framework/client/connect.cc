@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <fstream>
 
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/protocol/TCompactProtocol.h>
@@ -14,6 +15,7 @@
 #include <thrift/transport/TSSLSocket.h>
 #include <thrift/transport/TSocket.h>
 
+#include "framework/client/sasl_transport.h"
 #include "framework/endpoint/endpoint_string.h"
 #include "framework/endpoint/listener.h"
 
@@ -60,6 +62,17 @@ void verifyName(SSL_CTX* ctx, const std::string& name) {
   } else {
     X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size());
   }
+}
+
+// The first line of `path`, without its newline.
+bool readPasswordFile(const std::string& path, std::string& password, std::string& error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = "password_file " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::getline(in, password);
+  return true;
 }
 
 // A connected unix stream socket, or -1 with `error` set.
@@ -152,7 +165,28 @@ std::optional<Connection> connect(std::string_view endpoint, const Options& opti
   socket->setRecvTimeout(static_cast<int>(options.io_timeout.count()));
   socket->setSendTimeout(static_cast<int>(options.io_timeout.count()));
 
-  if (options.framed) {
+  std::shared_ptr<SaslClientTransport> sasl;
+  if (ep->sasl) {
+    // The protocol sits directly on the SASL transport, as every SASL peer has it.
+    SaslClientTransport::Options so;
+    so.mech = ep->sasl->mech;
+    so.user = ep->sasl->user;
+    so.password = options.sasl_password;
+    if (!ep->sasl->password_file.empty() &&
+        !readPasswordFile(ep->sasl->password_file, so.password, error)) {
+      error = std::string(endpoint) + ": " + error;
+      return std::nullopt;
+    }
+    so.service = ep->sasl->service;
+    so.hostname = ep->sasl->hostname;
+    if (so.hostname.empty()) {
+      const auto* tcp = std::get_if<endpoint::TcpConnect>(&ep->where);
+      so.hostname = tcp ? tcp->host : "localhost";
+    }
+    so.qop = ep->sasl->qop;
+    sasl = std::make_shared<SaslClientTransport>(socket, so);
+    c.transport = sasl;
+  } else if (options.framed) {
     c.transport = std::make_shared<apache::thrift::transport::TFramedTransport>(socket);
   } else {
     c.transport = std::make_shared<apache::thrift::transport::TBufferedTransport>(socket);
@@ -163,7 +197,15 @@ std::optional<Connection> connect(std::string_view endpoint, const Options& opti
     c.protocol = std::make_shared<apache::thrift::protocol::TBinaryProtocol>(c.transport);
   }
   try {
-    if (!connected) c.transport->open();
+    if (sasl) {
+      if (connected) {
+        sasl->negotiateOnly();
+      } else {
+        sasl->open();
+      }
+    } else if (!connected) {
+      c.transport->open();
+    }
   } catch (const apache::thrift::TException& e) {
     error = std::string(endpoint) + ": " + e.what();
     return std::nullopt;

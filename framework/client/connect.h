@@ -9,12 +9,16 @@
 //
 // The grammar is the connect half of framework/endpoint/endpoint_string.h
 // (tcp:host=H:port=P, unix:path=P, tls:host=H:port=P[:ca=F][:cert=F:key=F],
-// tls:unix:path=P:server_name=N); HOST:PORT works for TCP too. TLS verifies
+// tls:unix:path=P:server_name=N, and on any of them
+// sasl=MECH:user=U[:password_file=F][:qop=...]); HOST:PORT works for TCP too. TLS verifies
 // the server's chain (the CA file, or the system store) and its name (the
 // host, an IP address against IP SANs, or server_name=) unless verify=no. The connection is open
 // when connect() returns (Thrift's TLS socket shakes hands on the first call,
 // which then throws TTransportException for a bad certificate); errors name
 // the endpoint.
+// With sasl=, the connection negotiates before connect() returns (errors
+// carry the server's reason) and the protocol sits on the SASL transport
+// (Options::framed does not apply).
 // Not thread-safe: one Connection per calling thread, like any Thrift client.
 //
 // TLS (Thrift's TSSLSocket) writes through OpenSSL's socket BIO, which does
@@ -38,6 +42,8 @@ struct Options {
   bool compact = false;  // TCompactProtocol; false: TBinaryProtocol
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds io_timeout{30000};  // per send or receive; 0 waits forever
+  // For a sasl= endpoint without password_file=.
+  std::string sasl_password = {};
 };
 
 struct Connection {

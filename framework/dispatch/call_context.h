@@ -28,6 +28,11 @@ struct ConnectionInfo {
   // ("DNS:billing.internal", "URI:spiffe://example/billing", "IP:10.0.0.7").
   std::string tls_peer_subject;
   std::vector<std::string> tls_peer_alt_names;
+  // After SASL: who authenticated ("alice@EXAMPLE.COM"), how, and the
+  // protection of the data ("auth", "auth-int", "auth-conf"); else "".
+  std::string principal;
+  std::string sasl_mechanism;
+  std::string sasl_qop;
 };
 
 class CallContext {
@@ -42,6 +47,8 @@ class CallContext {
   static const CallContext* current();
 
   const std::string& peer() const { return connection_->peer; }
+  // The SASL principal, or "" on an endpoint without SASL.
+  const std::string& principal() const { return connection_->principal; }
   const ConnectionInfo& connection() const { return *connection_; }
   uint64_t connectionId() const { return connection_->id; }
   // The method as the client named it ("Service:method" when multiplexed).

@@ -13,6 +13,7 @@
 #include "framework/server/server_core.h"
 #include "framework/server/worker_link.h"
 #include "framework/transport/application_error.h"
+#include "framework/transport/sasl_wire.h"
 
 namespace thrum::server {
 
@@ -92,8 +93,25 @@ class ConnectionCall final : public dispatch::Call {
 
 }  // namespace
 
+struct Connection::Sasl {
+  explicit Sasl(std::shared_ptr<const endpoint::SaslServerOptions> o)
+      : options(std::move(o)), reader(options->max_negotiation_bytes) {}
+
+  std::shared_ptr<const endpoint::SaslServerOptions> options;
+  // Negotiation: what arrived and is not parsed yet, and the mechanism.
+  transport::sasl::NegotiationReader reader;
+  std::string pending;
+  std::unique_ptr<transport::sasl::ServerNegotiation> negotiation;
+  bool stepping = false;  // a step is on the auth pool; reading waits
+  bool done = false;
+  // Data phase: frames, and the security layer for auth-int/auth-conf.
+  std::optional<transport::sasl::FrameReader> frames;
+  std::unique_ptr<transport::sasl::SecurityLayer> layer;
+};
+
 Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLink& link,
-                       transport::SslContext tls)
+                       transport::SslContext tls,
+                       std::shared_ptr<const endpoint::SaslServerOptions> sasl)
     : socket_(std::move(socket)),
       core_(core),
       link_(link),
@@ -103,6 +121,7 @@ Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLi
   info->peer = peerOf(socket_);
   info_ = std::move(info);
   if (tls) tls_ = std::make_unique<transport::TlsSession>(tls.get());
+  if (sasl) sasl_ = std::make_unique<Sasl>(std::move(sasl));
 }
 
 Connection::~Connection() = default;
@@ -118,19 +137,32 @@ void Connection::start() {
     return;
   }
   spdlog::debug("connection {} from {} open", id(), info_->peer);
-  if (tls_) {
-    // The whole handshake runs under one deadline; a peer that stalls or
-    // trickles costs only its own connection.
-    handshake_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
-    handshake_timer_->expires_after(core_.options.tls_handshake_timeout);
-    handshake_timer_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (ec || self->closed_ || self->tls_->established()) return;
-      spdlog::info("connection {} from {}: TLS handshake not done in {} ms; closing", self->id(),
-                   self->info_->peer, self->core_.options.tls_handshake_timeout.count());
-      self->close("tls_handshake_timeout");
-    });
-  }
+  // TLS and SASL run under one deadline; a peer that stalls or trickles
+  // costs only its own connection.
+  if (handshaking()) armTimer(core_.options.handshake_timeout, "handshake_timeout");
   doWaitReadable();
+}
+
+bool Connection::handshaking() const {
+  return (tls_ && !tls_->established()) || (sasl_ && !sasl_->done);
+}
+
+void Connection::armTimer(std::chrono::milliseconds after, std::string_view reason) {
+  // A new timer: destroying the old one cancels its wait.
+  timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+  timer_->expires_after(after);
+  timer_->async_wait([self = shared_from_this(), reason,
+                      after](const boost::system::error_code& ec) {
+    if (ec || self->closed_) return;
+    if (reason == "handshake_timeout") {
+      if (!self->handshaking()) return;
+      bool in_tls = self->tls_ && !self->tls_->established();
+      spdlog::info("connection {} from {}: {} not done in {} ms; closing", self->id(),
+                   self->info_->peer, in_tls ? "TLS handshake" : "SASL negotiation", after.count());
+      return self->close(in_tls ? "tls_handshake_timeout" : "sasl_timeout");
+    }
+    self->close(reason);  // the linger time is up
+  });
 }
 
 bool Connection::tlsReceive(std::span<const uint8_t> ciphertext, std::string& plain) {
@@ -146,7 +178,7 @@ bool Connection::tlsReceive(std::span<const uint8_t> ciphertext, std::string& pl
       return false;
     }
     if (!tls_->established()) return true;  // more handshake bytes to come
-    handshake_timer_.reset();
+    if (!handshaking()) timer_.reset();
     core_.tls_handshakes.inc();
     if (tls_->resumed()) core_.tls_resumed.inc();
     auto info = std::make_shared<ConnectionInfo>(*info_);
@@ -170,7 +202,17 @@ bool Connection::tlsReceive(std::span<const uint8_t> ciphertext, std::string& pl
 }
 
 void Connection::flushTls() {
-  tls_->takeOutput(tls_out_);
+  tls_->takeOutput(wire_out_);
+  doWrite();
+}
+
+void Connection::sendRaw(std::string_view bytes) {
+  if (tls_) {
+    tls_->write(bytes);
+    tls_->takeOutput(wire_out_);
+  } else {
+    wire_out_.append(bytes);
+  }
   doWrite();
 }
 
@@ -190,7 +232,6 @@ void Connection::onReadable(const boost::system::error_code& wait_ec) {
   }
 
   std::span<uint8_t> buf = scratch();
-  thread_local std::vector<transport::InboundMessage> messages;
   for (int i = 0; i < kReadsPerWakeup; ++i) {
     boost::system::error_code ec;
     size_t n = socket_.read_some(asio::buffer(buf.data(), buf.size()), ec);
@@ -210,22 +251,217 @@ void Connection::onReadable(const boost::system::error_code& wait_ec) {
       if (!tlsReceive(bytes, plain)) return;
       bytes = {reinterpret_cast<const uint8_t*>(plain.data()), plain.size()};
     }
-    messages.clear();
-    transport::WireErrc err = reader_.feed(bytes, messages);
-    for (auto& m : messages) submit(std::move(m));
-    if (err != transport::WireErrc::kOk) {
-      // Requests before the bad bytes were well-formed: answer them, then close.
-      spdlog::info("connection {} from {}: {}; closing", id(), info_->peer,
-                   make_error_code(err).message());
-      return closeWhenDone(shortName(err));
-    }
+    if (!(sasl_ ? saslReceive(bytes) : feedRequests(bytes))) return;
     if (n < buf.size() || !wantRead()) break;
   }
   if (wantRead()) doWaitReadable();
 }
 
+bool Connection::feedRequests(std::span<const uint8_t> bytes) {
+  thread_local std::vector<transport::InboundMessage> messages;
+  messages.clear();
+  transport::WireErrc err = reader_.feed(bytes, messages);
+  for (auto& m : messages) submit(std::move(m));
+  if (err == transport::WireErrc::kOk) return true;
+  // Requests before the bad bytes were well-formed: answer them, then close.
+  spdlog::info("connection {} from {}: {}; closing", id(), info_->peer,
+               make_error_code(err).message());
+  closeWhenDone(shortName(err));
+  return false;
+}
+
+bool Connection::saslReceive(std::span<const uint8_t> bytes) {
+  if (sasl_->done) return saslData(bytes);
+  sasl_->pending.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  saslNegotiate();
+  return !closed_ && close_reason_.empty();
+}
+
+void Connection::saslNegotiate() {
+  using transport::sasl::ReadResult;
+  using transport::sasl::Status;
+  if (sasl_->stepping || sasl_->done || closed_ || !close_reason_.empty()) return;
+  std::span<const uint8_t> in(reinterpret_cast<const uint8_t*>(sasl_->pending.data()),
+                              sasl_->pending.size());
+  transport::sasl::Message message;
+  ReadResult r = sasl_->reader.next(in, message);
+  sasl_->pending.erase(0, sasl_->pending.size() - in.size());
+  switch (r) {
+    case ReadResult::kNeedMore:
+      return;
+    case ReadResult::kBadStatus: {
+      std::string why = "Invalid status " + std::to_string(sasl_->reader.lastStatusByte());
+      return saslFail(Status::kError, why, "sasl_error", why);
+    }
+    case ReadResult::kTooLarge: {
+      std::string why = "Negotiation message of " + std::to_string(sasl_->reader.lastLength()) +
+                        " bytes is over the limit of " +
+                        std::to_string(sasl_->options->max_negotiation_bytes);
+      return saslFail(Status::kError, why, "sasl_error", why);
+    }
+    case ReadResult::kMessage:
+      break;
+  }
+  sasl_->stepping = true;  // reading waits for the outcome
+  if (!sasl_->negotiation) {
+    sasl_->negotiation =
+        std::make_unique<transport::sasl::ServerNegotiation>(sasl_->options, "", "");
+  }
+  // A peer address that keeps failing waits before its next attempt runs.
+  auto delay =
+      message.status == Status::kStart
+          ? core_.auth_failures.delayFor(peerAddress(info_->peer), AuthFailures::Clock::now())
+          : std::chrono::milliseconds(0);
+  if (delay.count() == 0) return saslStep(std::move(message));
+  core_.sasl_throttled.inc();
+  auto timer = std::make_shared<asio::steady_timer>(socket_.get_executor(), delay);
+  timer->async_wait([self = shared_from_this(), timer,
+                     m = std::move(message)](const boost::system::error_code&) mutable {
+    if (!self->closed_) self->saslStep(std::move(m));
+  });
+}
+
+void Connection::saslStep(transport::sasl::Message message) {
+  auto task = [self = shared_from_this(), m = std::move(message)] {
+    // On the auth pool: Cyrus may block here (password lookups, Kerberos).
+    auto step = self->sasl_->negotiation->receive(m);
+    asio::post(self->socket_.get_executor(),
+               [self, step = std::move(step)]() mutable { self->onSaslStep(std::move(step)); });
+  };
+  if (!core_.auth_pool.trySubmit(std::move(task))) {
+    sasl_->stepping = false;
+    saslFail(transport::sasl::Status::kBad, "Server busy: too many authentications in progress",
+             "auth_busy", "auth pool full");
+  }
+}
+
+void Connection::onSaslStep(transport::sasl::ServerNegotiation::Step step) {
+  using State = transport::sasl::ServerNegotiation::State;
+  sasl_->stepping = false;
+  if (closed_) return;
+  const std::string& mech = sasl_->negotiation->mechanism();
+  if (step.state == State::kFailed) {
+    core_.metrics.counter("sasl.failed." + (mech.empty() ? std::string("none") : mech)).inc();
+    return saslFail(step.status, step.payload,
+                    step.status == transport::sasl::Status::kBad ? "sasl_failed" : "sasl_error",
+                    step.reason);
+  }
+  if (step.reply) {
+    std::string out;
+    transport::sasl::appendMessage(step.status, step.payload, out);
+    sendRaw(out);
+  }
+  if (step.state == State::kContinue) {
+    saslNegotiate();  // the next message may be here already
+    if (!reading_ && wantRead()) doWaitReadable();
+    return;
+  }
+  // Authenticated: the principal joins the connection's facts.
+  auto& negotiation = *sasl_->negotiation;
+  auto info = std::make_shared<ConnectionInfo>(*info_);
+  info->principal = negotiation.principal();
+  info->sasl_mechanism = negotiation.mechanism();
+  info->sasl_qop = std::string(transport::sasl::toString(negotiation.qop()));
+  info_ = std::move(info);
+  core_.sasl_authenticated.inc();
+  core_.auth_failures.succeeded(peerAddress(info_->peer));
+  spdlog::debug("connection {} from {}: authenticated as {} ({}, {})", id(), info_->peer,
+                info_->principal, info_->sasl_mechanism, info_->sasl_qop);
+  sasl_->layer = negotiation.takeSecurityLayer();
+  sasl_->negotiation.reset();
+  sasl_->done = true;
+  sasl_->frames.emplace(core_.options.max_message_bytes + 1024);
+  if (!handshaking()) timer_.reset();
+  std::string early = std::move(sasl_->pending);
+  sasl_->pending = {};
+  if (!early.empty() && !saslData({reinterpret_cast<const uint8_t*>(early.data()), early.size()})) {
+    return;
+  }
+  if (!reading_ && wantRead()) doWaitReadable();
+}
+
+void Connection::saslFail(transport::sasl::Status status, const std::string& payload,
+                          std::string_view close_reason, const std::string& log) {
+  if (status == transport::sasl::Status::kBad) {
+    core_.auth_failures.failed(peerAddress(info_->peer), AuthFailures::Clock::now());
+  }
+  std::string mech = sasl_->negotiation ? sasl_->negotiation->mechanism() : "";
+  spdlog::info("connection {} from {}: SASL{}{} failed: {}", id(), info_->peer,
+               mech.empty() ? "" : " ", mech, log);
+  std::string out;
+  transport::sasl::appendMessage(status, payload, out);
+  sendRaw(out);
+  lingerClose(close_reason);
+}
+
+bool Connection::saslData(std::span<const uint8_t> bytes) {
+  using transport::sasl::ReadResult;
+  auto tooLarge = [&] {
+    spdlog::info("connection {} from {}: SASL frame of {} bytes over the limit; closing", id(),
+                 info_->peer, sasl_->frames->lastLength());
+    closeWhenDone("too_large");
+    return false;
+  };
+  if (!sasl_->layer) {
+    thread_local std::vector<std::span<const uint8_t>> pieces;
+    pieces.clear();
+    ReadResult r = sasl_->frames->payloads(bytes, pieces);
+    for (auto piece : pieces) {
+      if (!feedRequests(piece)) return false;
+    }
+    return r == ReadResult::kTooLarge ? tooLarge() : true;
+  }
+  thread_local std::string plain, packet;
+  plain.clear();
+  for (;;) {
+    ReadResult r = sasl_->frames->packet(bytes, packet);
+    if (r == ReadResult::kTooLarge) return tooLarge();
+    if (r == ReadResult::kNeedMore) break;
+    std::string error;
+    if (!sasl_->layer->decode(packet, plain, error)) {
+      spdlog::info("connection {} from {}: {}; closing", id(), info_->peer, error);
+      closeWhenDone("sasl_decode_failed");
+      return false;
+    }
+  }
+  return plain.empty() ||
+         feedRequests({reinterpret_cast<const uint8_t*>(plain.data()), plain.size()});
+}
+
+bool Connection::saslWrap(std::vector<std::string>& batch) {
+  if (sasl_->layer) {
+    std::string plain;
+    for (const auto& r : batch) plain += r;
+    std::string packets, error;
+    if (!sasl_->layer->encode(plain, packets, error)) {
+      spdlog::info("connection {} from {}: {}; closing", id(), info_->peer, error);
+      return false;
+    }
+    batch.assign(1, std::move(packets));
+    return true;
+  }
+  size_t total = 0;
+  for (const auto& r : batch) total += r.size();
+  if (total <= transport::sasl::kMaxFrameBytes) {
+    // One frame around the whole batch: its header is one more buffer.
+    std::string header(4, '\0');
+    header[0] = static_cast<char>(total >> 24);
+    header[1] = static_cast<char>(total >> 16);
+    header[2] = static_cast<char>(total >> 8);
+    header[3] = static_cast<char>(total);
+    batch.insert(batch.begin(), std::move(header));
+    return true;
+  }
+  std::string plain;
+  for (const auto& r : batch) plain += r;
+  std::string frames;
+  transport::sasl::appendFrames(plain, transport::sasl::kMaxFrameBytes, frames);
+  batch.assign(1, std::move(frames));
+  return true;
+}
+
 bool Connection::wantRead() const {
-  return !closed_ && !draining_ && close_reason_.empty() &&
+  return !closed_ && !draining_ && close_reason_.empty() && !(sasl_ && sasl_->stepping) &&
          in_flight_ < core_.options.max_in_flight_per_connection;
 }
 
@@ -291,20 +527,26 @@ void Connection::doWrite() {
   if (writing_now_ || closed_) return;
   size_t ready = 0;
   while (ready < slots_.size() && slots_[ready].ready) ++ready;
-  if (ready == 0 && tls_out_.empty()) return;
+  if (ready == 0 && wire_out_.empty()) return;
   for (size_t i = 0; i < ready; ++i) writing_.push_back(std::move(slots_[i].reply));
   slots_.erase(slots_.begin(), slots_.begin() + static_cast<ptrdiff_t>(ready));
   first_slot_ += ready;
   writing_replies_ = ready;
+  if (ready > 0 && sasl_ && !saslWrap(writing_)) {
+    core_.replies_dropped.inc(ready);
+    writing_.clear();
+    return close("sasl_encode_failed");
+  }
   if (tls_) {
     // Encrypt the batch into one run of records behind any handshake bytes.
-    std::string cipher = std::move(tls_out_);
-    tls_out_.clear();
+    std::string cipher = std::move(wire_out_);
     for (const auto& reply : writing_) tls_->write(reply);
     tls_->takeOutput(cipher);
-    writing_.clear();
-    writing_.push_back(std::move(cipher));
+    writing_.assign(1, std::move(cipher));
+  } else if (!wire_out_.empty()) {
+    writing_.insert(writing_.begin(), std::move(wire_out_));
   }
+  wire_out_.clear();
   write_buffers_.clear();
   for (const auto& r : writing_) write_buffers_.push_back(asio::buffer(r));
   writing_now_ = true;
@@ -343,10 +585,42 @@ void Connection::closeWhenDone(std::string_view reason) {
   maybeClose();
 }
 
+void Connection::lingerClose(std::string_view reason) {
+  linger_ = true;
+  closeWhenDone(reason);
+}
+
 void Connection::maybeClose() {
-  if (closed_ || (!draining_ && close_reason_.empty())) return;
-  if (in_flight_ == 0 && !writing_now_ && slots_.empty()) {
-    close(close_reason_.empty() ? "shutdown" : close_reason_);
+  if (closed_ || lingering_ || (!draining_ && close_reason_.empty())) return;
+  if (in_flight_ != 0 || writing_now_ || !slots_.empty()) return;
+  std::string_view reason = close_reason_.empty() ? "shutdown" : close_reason_;
+  if (!linger_ || draining_) return close(reason);
+  // Everything is written: say so with a FIN, and read until the peer
+  // closes, so its kernel does not answer unread bytes with a reset that
+  // could overtake the reason it has yet to read.
+  lingering_ = true;
+  boost::system::error_code ignored;
+  socket_.shutdown(endpoint::StreamSocket::shutdown_send, ignored);
+  armTimer(kLingerTime, reason);
+  doDiscard();
+}
+
+void Connection::doDiscard() {
+  socket_.async_wait(endpoint::StreamSocket::wait_read,
+                     [self = shared_from_this()](const boost::system::error_code& ec) {
+                       self->onDiscardable(ec);
+                     });
+}
+
+void Connection::onDiscardable(const boost::system::error_code& wait_ec) {
+  if (closed_) return;
+  if (wait_ec) return close(close_reason_);
+  std::span<uint8_t> buf = scratch();
+  for (;;) {
+    boost::system::error_code ec;
+    socket_.read_some(asio::buffer(buf.data(), buf.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return doDiscard();
+    if (ec) return close(close_reason_);  // EOF: the peer has read and closed
   }
 }
 
@@ -362,7 +636,7 @@ void Connection::close(std::string_view reason) {
   core_.replies_dropped.inc(unsent);
   slots_.clear();
   boost::system::error_code ignored;
-  if (handshake_timer_) handshake_timer_->cancel();
+  if (timer_) timer_->cancel();
   socket_.shutdown(endpoint::StreamSocket::shutdown_both, ignored);
   socket_.close(ignored);
   core_.registry.remove(id());

@@ -18,8 +18,19 @@
 //
 // Writing: replies leave in request order (a slot per two-way request),
 // several at a time in one gathered write.
+//
+// Layers, outermost first: TLS (TlsSession, handshake on the I/O thread),
+// then SASL (Thrift's SASL transport: the negotiation's blocking steps run
+// on the server's auth pool while the connection stops reading; afterwards
+// data frames, wrapped by the security layer for auth-int/auth-conf). Both
+// handshakes run under one deadline. Requests reach the MessageReader only
+// after SASL succeeded. A failed negotiation is answered (BAD or ERROR with
+// the reason), then the connection stops sending and reads until the peer
+// closes (at most kLingerTime), so the peer reads the reason before it sees
+// the connection go.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -29,8 +40,10 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "framework/dispatch/call_context.h"
+#include "framework/endpoint/endpoint_string.h"
 #include "framework/endpoint/listener.h"
 #include "framework/transport/message_reader.h"
+#include "framework/transport/sasl_server.h"
 #include "framework/transport/tls_context.h"
 #include "framework/transport/tls_session.h"
 
@@ -44,8 +57,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // `link` belongs to the I/O thread the socket is bound to.
   // With `tls`, the connection speaks TLS (server side) under the handshake
   // deadline before it reads any request.
+  // With `sasl`, it negotiates SASL (after TLS, if any) before any request.
   Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLink& link,
-             transport::SslContext tls = nullptr);
+             transport::SslContext tls = nullptr,
+             std::shared_ptr<const endpoint::SaslServerOptions> sasl = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -63,8 +78,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void onCallDone(uint64_t slot, std::string reply, bool abandoned);
 
   static constexpr uint64_t kNoSlot = ~uint64_t{0};
+  static constexpr std::chrono::milliseconds kLingerTime{2000};
 
  private:
+  struct Sasl;  // negotiation and data-phase state (connection.cc)
+
   struct Slot {
     bool ready = false;
     std::string reply;  // headroom (frame length) + message
@@ -81,6 +99,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // TLS: decrypts what arrived; false if the connection is closing.
   bool tlsReceive(std::span<const uint8_t> ciphertext, std::string& plain);
   void flushTls();
+  // Request bytes to the MessageReader; false if the connection is closing.
+  bool feedRequests(std::span<const uint8_t> bytes);
+  // SASL: during negotiation keeps the bytes and steps; afterwards hands the
+  // Thrift bytes of complete frames to feedRequests. False if closing.
+  bool saslReceive(std::span<const uint8_t> bytes);
+  bool saslData(std::span<const uint8_t> bytes);
+  // Reads the next negotiation message from what is kept, and steps with it.
+  void saslNegotiate();
+  // Runs one step on the auth pool; the outcome comes back to onSaslStep.
+  void saslStep(transport::sasl::Message message);
+  void onSaslStep(transport::sasl::ServerNegotiation::Step step);
+  // Answers BAD or ERROR with `payload`, logs `log`, and closes lingering.
+  void saslFail(transport::sasl::Status status, const std::string& payload,
+                std::string_view close_reason, const std::string& log);
+  // Frames (or wraps) a batch of replies for the SASL data phase.
+  bool saslWrap(std::vector<std::string>& batch);
+  // Bytes for the peer ahead of any reply (negotiation messages), through TLS.
+  void sendRaw(std::string_view bytes);
+  bool handshaking() const;
+  void armTimer(std::chrono::milliseconds after, std::string_view reason);
+  // Close once written, but let the peer read first (see above).
+  void lingerClose(std::string_view reason);
+  void doDiscard();
+  void onDiscardable(const boost::system::error_code& ec);
   void maybeClose();
   size_t headroom() const;
 
@@ -97,14 +139,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<std::string> writing_;  // what the write under way sends
   size_t writing_replies_ = 0;        // replies in it
   std::unique_ptr<transport::TlsSession> tls_;
-  std::string tls_out_;  // ciphertext waiting for the next write
-  std::unique_ptr<boost::asio::steady_timer> handshake_timer_;
+  std::unique_ptr<Sasl> sasl_;
+  std::string wire_out_;  // bytes for the socket ahead of replies (TLS records, negotiation)
+  std::unique_ptr<boost::asio::steady_timer> timer_;  // handshake deadline, then linger
   std::vector<boost::asio::const_buffer> write_buffers_;
 
   std::string_view close_reason_;  // set once the connection is winding down
   bool reading_ = false;
   bool writing_now_ = false;
   bool draining_ = false;
+  bool linger_ = false;     // lingerClose() asked for
+  bool lingering_ = false;  // sending shut down, reading until the peer closes
   bool closed_ = false;
 };
 

@@ -4,7 +4,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <future>
 
 #include <boost/asio/io_context.hpp>
@@ -13,6 +17,7 @@
 
 #include "framework/server/connection.h"
 #include "framework/server/server_core.h"
+#include "framework/transport/sasl_server.h"
 
 namespace thrum {
 
@@ -55,11 +60,22 @@ boost::system::error_code Server::listen(const endpoint::ListenEndpoint& endpoin
       ec = make_error_code(boost::system::errc::invalid_argument);
     }
   }
+  std::shared_ptr<const endpoint::SaslServerOptions> sasl;
+  if (why.empty() && endpoint.sasl) {
+    // Mechanisms and files are checked before anything is bound.
+    if (!checkSasl(*endpoint.sasl, why)) {
+      why = endpoint.text + ": " + why;
+      ec = make_error_code(boost::system::errc::invalid_argument);
+    } else {
+      sasl = std::make_shared<const endpoint::SaslServerOptions>(*endpoint.sasl);
+    }
+  }
   if (why.empty()) {
     if (auto listener = endpoint::Listener::open(core_->io.context(0), endpoint, why, &ec)) {
       // Listeners share I/O thread 0; accepted sockets go round-robin to all.
       listeners_.push_back(std::move(listener));
       tls_contexts_.push_back(std::make_unique<std::atomic<std::shared_ptr<SSL_CTX>>>(tls));
+      sasl_options_.push_back(std::move(sasl));
       return {};
     }
   }
@@ -68,22 +84,50 @@ boost::system::error_code Server::listen(const endpoint::ListenEndpoint& endpoin
   return ec;
 }
 
+bool Server::checkSasl(const endpoint::SaslServerOptions& options, std::string& why) {
+  if (!transport::sasl::checkServerOptions(options, why)) return false;
+  if (!options.keytab.empty()) {
+    // MIT Kerberos reads the acceptor keytab from the environment, for the
+    // whole process: one keytab per server.
+    if (!keytab_.empty() && keytab_ != options.keytab) {
+      why = "sasl: keytab " + options.keytab + " differs from " + keytab_ +
+            " of another endpoint; one process reads one keytab";
+      return false;
+    }
+    if (access(options.keytab.c_str(), R_OK) != 0) {
+      why = "sasl: keytab " + options.keytab + ": " + std::strerror(errno);
+      return false;
+    }
+    keytab_ = options.keytab;
+    setenv("KRB5_KTNAME", keytab_.c_str(), 1);  // before start(): no other thread reads it yet
+  }
+  for (const auto& mech : options.mechs) {
+    if (mech == "PLAIN") {
+      spdlog::info(
+          "sasl: PLAIN sends passwords as they are; use it inside TLS or on a unix socket");
+      break;
+    }
+  }
+  return true;
+}
+
 void Server::start() {
   if (running_) return;
   running_ = true;
   core_->io.start();
   core_->pool.start();
+  core_->auth_pool.start();
   for (size_t i = 0; i < listeners_.size(); ++i) {
     auto& listener = listeners_[i];
-    listener->start(
-        [core = core_.get()]() -> asio::io_context& { return core->io.next(); },
-        [core = core_.get(), tls = tls_contexts_[i].get()](endpoint::StreamSocket socket) {
-          server::WorkerLink& replies = core->workerLinkFor(socket.get_executor());
-          auto connection =
-              std::make_shared<server::Connection>(std::move(socket), *core, replies, tls->load());
-          // Start on the connection's own I/O thread.
-          asio::post(connection->executor(), [connection] { connection->start(); });
-        });
+    listener->start([core = core_.get()]() -> asio::io_context& { return core->io.next(); },
+                    [core = core_.get(), tls = tls_contexts_[i].get(),
+                     sasl = sasl_options_[i]](endpoint::StreamSocket socket) {
+                      server::WorkerLink& replies = core->workerLinkFor(socket.get_executor());
+                      auto connection = std::make_shared<server::Connection>(
+                          std::move(socket), *core, replies, tls->load(), sasl);
+                      // Start on the connection's own I/O thread.
+                      asio::post(connection->executor(), [connection] { connection->start(); });
+                    });
     spdlog::info("listening on {} ({})", listener->address(), listener->endpoint().text);
   }
 }
@@ -106,8 +150,10 @@ void Server::stop() {
     });
     core_->registry.waitEmpty(std::chrono::seconds(5));
   }
-  // 3. Workers: abandon the queue, let running calls finish, join.
+  // 3. Workers and the auth pool: abandon the queue, let running calls
+  //    finish, join.
   core_->pool.stop();
+  core_->auth_pool.stop();
   // 4. I/O threads, once they have delivered what the workers handed back
   //    (replies for closed connections are counted as dropped there).
   core_->io.sync();

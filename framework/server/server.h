@@ -51,8 +51,12 @@ struct ServerOptions {
   // reading from it (back-pressure on a pipelining client, not an error).
   size_t max_in_flight_per_connection = 64;
   std::chrono::milliseconds drain_timeout{10000};
-  // A TLS handshake not finished by then costs the peer its connection.
-  std::chrono::milliseconds tls_handshake_timeout{10000};
+  // The TLS handshake and the SASL negotiation together: a peer not done by
+  // then loses its connection.
+  std::chrono::milliseconds handshake_timeout{10000};
+  // Threads and queue of the auth pool, where blocking SASL steps run.
+  size_t auth_threads = 2;
+  size_t auth_queue = 1024;
 };
 
 namespace server {
@@ -95,6 +99,8 @@ class Server {
   const ServerOptions& options() const { return options_; }
 
  private:
+  bool checkSasl(const endpoint::SaslServerOptions& options, std::string& why);
+
   ServerOptions options_;
   bool running_ = false;
   // Declared in dependency order; destroyed in reverse.
@@ -104,6 +110,8 @@ class Server {
   // Per listener, the context new connections take; null for plain ones.
   // Swapped whole by reloadTls() while accepts read it.
   std::vector<std::unique_ptr<std::atomic<std::shared_ptr<SSL_CTX>>>> tls_contexts_;
+  std::vector<std::shared_ptr<const endpoint::SaslServerOptions>> sasl_options_;  // per listener
+  std::string keytab_;  // the one KRB5_KTNAME this process set
 };
 
 // Raises this process's soft limit on open descriptors to its hard limit (a

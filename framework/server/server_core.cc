@@ -63,6 +63,9 @@ ServerCore::ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor,
       replies_dropped(m.counter("replies.dropped")),
       tls_handshakes(m.counter("tls.handshakes")),
       tls_resumed(m.counter("tls.resumed")),
+      sasl_authenticated(m.counter("sasl.authenticated")),
+      sasl_throttled(m.counter("sasl.throttled")),
+      auth_pool(opts.auth_threads, opts.auth_queue, "thrum-auth"),
       io(opts.io_threads) {
   for (size_t i = 0; i < io.size(); ++i) {
     worker_links.push_back(std::make_unique<WorkerLink>(io.context(i), pool));

@@ -16,6 +16,8 @@
 #include "framework/dispatch/dispatcher.h"
 #include "framework/dispatch/worker_pool.h"
 #include "framework/io/io_threads.h"
+#include "framework/io/task_pool.h"
+#include "framework/server/auth_failures.h"
 #include "framework/server/server.h"
 #include "framework/server/worker_link.h"
 
@@ -68,6 +70,12 @@ class ServerCore {
   Counter& replies_dropped;
   Counter& tls_handshakes;  // completed, resumed or not
   Counter& tls_resumed;     // of those, resumed from a session cache or ticket
+  Counter& sasl_authenticated;
+  Counter& sasl_throttled;  // negotiations delayed because their address kept failing
+
+  // Blocking SASL steps run here, never on an I/O thread.
+  io::TaskPool auth_pool;
+  AuthFailures auth_failures;
 
   std::atomic<uint64_t> next_connection_id{1};
 

@@ -187,7 +187,7 @@ TEST(Tls, TlsClientOnPlainPortFailsCleanly) {
 
 TEST(Tls, HandshakeThatNeverComesTimesOut) {
   ServerOptions options;
-  options.tls_handshake_timeout = std::chrono::milliseconds(200);
+  options.handshake_timeout = std::chrono::milliseconds(200);
   TlsServer s("", options);
   testing::RawClient silent(s.port());
   EXPECT_EQ(silent.readUntilClosed(), "");

@@ -31,6 +31,7 @@ struct SeenContext {
   std::string tls_version;
   std::string tls_peer_subject;
   std::vector<std::string> tls_peer_alt_names;
+  std::string principal, sasl_mechanism, sasl_qop;
 };
 
 class TestHandler : public bench::BenchIf {
@@ -48,7 +49,10 @@ class TestHandler : public bench::BenchIf {
                         call->arrived(),
                         call->connection().tls_version,
                         call->connection().tls_peer_subject,
-                        call->connection().tls_peer_alt_names};
+                        call->connection().tls_peer_alt_names,
+                        call->connection().principal,
+                        call->connection().sasl_mechanism,
+                        call->connection().sasl_qop};
   }
 
   void echo(std::string& out, const std::string& payload) override {

@@ -1,0 +1,70 @@
+#include "framework/io/task_pool.h"
+
+#include <pthread.h>
+
+namespace thrum::io {
+
+TaskPool::TaskPool(size_t threads, size_t capacity, std::string name)
+    : threads_(threads), capacity_(capacity), name_(std::move(name)) {}
+
+TaskPool::~TaskPool() {
+  stop();
+}
+
+void TaskPool::start() {
+  std::lock_guard lock(mu_);
+  if (running_) return;
+  running_ = true;
+  for (size_t i = 0; i < threads_; ++i) {
+    workers_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+      run();
+    });
+  }
+}
+
+bool TaskPool::trySubmit(std::function<void()> task) {
+  {
+    std::lock_guard lock(mu_);
+    if (!running_ || queue_.size() >= capacity_) return false;
+    queue_.push_back(std::move(task));
+  }
+  ready_.notify_one();
+  return true;
+}
+
+void TaskPool::stop() {
+  std::deque<std::function<void()>> unrun;
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) return;
+    running_ = false;
+    unrun.swap(queue_);
+  }
+  ready_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+  // `unrun` is destroyed here, outside the lock: its tasks may own objects
+  // whose destructors take locks of their own.
+}
+
+size_t TaskPool::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+void TaskPool::run() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock lock(mu_);
+      ready_.wait(lock, [this] { return !running_ || !queue_.empty(); });
+      if (!running_) return;
+      task = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    task();
+  }
+}
+
+}  // namespace thrum::io

@@ -1,0 +1,266 @@
+// SASL endpoints over real loopback sockets with thrum's own client
+// transport: every password mechanism and QoP from a private sasldb made by
+// saslpasswd2, over plain TCP and inside TLS; the failures a client can
+// cause (wrong password, unknown mechanism, protocol violations) answered
+// with the reason the client reads before the connection closes.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include <gtest/gtest.h>
+#include <thrift/transport/TTransportException.h>
+
+#include "framework/client/connect.h"
+#include "framework/server/server.h"
+#include "tests/support/clients.h"
+#include "tests/support/test_handler.h"
+#include "tests/support/test_pki.h"
+#include "tests/support/wait.h"
+
+namespace thrum {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::waitFor;
+
+constexpr const char* kRealm = "THRUM.TEST";
+
+// A temporary directory with a sasldb holding alice/secret and bob/hunter2.
+class Sasldb {
+ public:
+  Sasldb() {
+    std::string pattern = (fs::temp_directory_path() / "thrum-sasl-XXXXXX").string();
+    dir = mkdtemp(pattern.data());
+    path = dir + "/sasldb";
+    add("alice", "secret");
+    add("bob", "hunter2");
+  }
+  ~Sasldb() { fs::remove_all(dir); }
+
+  void add(const std::string& user, const std::string& password) {
+    std::string cmd = "printf '%s' '" + password + "' | saslpasswd2 -f " + path + " -u " + kRealm +
+                      " -a thrum -p -c " + user;
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("saslpasswd2 failed: " + cmd);
+  }
+
+  std::string dir, path;
+};
+
+struct SaslServer {
+  Sasldb db;
+  std::shared_ptr<testing::TestHandler> handler = std::make_shared<testing::TestHandler>();
+  std::unique_ptr<Server> server;
+
+  explicit SaslServer(const std::string& prefix = "tcp:port=0:interface=127.0.0.1",
+                      const std::string& extra = "", ServerOptions options = {}) {
+    server = std::make_unique<Server>(std::make_shared<bench::BenchProcessor>(handler), options);
+    std::string error;
+    std::string spec = prefix +
+                       ":sasl=required:mechs=PLAIN,SCRAM-SHA-256,DIGEST-MD5:sasldb=" + db.path +
+                       ":realm=" + kRealm + ":hostname=localhost" + extra;
+    if (server->listen(spec, &error)) throw std::runtime_error(error);
+    server->start();
+  }
+  uint16_t port() const { return server->port(); }
+  int64_t metric(const std::string& name) const { return server->metrics().value(name); }
+};
+
+std::string clientSpec(uint16_t port, const std::string& mech, const std::string& user,
+                       const std::string& extra = "") {
+  return "tcp:host=127.0.0.1:port=" + std::to_string(port) + ":sasl=" + mech + ":user=" + user +
+         ":hostname=localhost" + extra;
+}
+
+TEST(Sasl, PlainAuthenticatesAndThePrincipalReachesTheHandler) {
+  SaslServer s;
+  std::string error;
+  auto conn =
+      client::connect(clientSpec(s.port(), "PLAIN", "alice"), {.sasl_password = "secret"}, error);
+  ASSERT_TRUE(conn) << error;
+  bench::BenchClient client(conn->protocol);
+  client.ping();
+  auto seen = s.handler->seen();
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->principal, std::string("alice@") + kRealm);
+  EXPECT_EQ(seen->sasl_mechanism, "PLAIN");
+  EXPECT_EQ(seen->sasl_qop, "auth");
+  std::string out;
+  std::string big(200 * 1024, 'p');
+  client.echo(out, big);
+  EXPECT_EQ(out, big);
+  EXPECT_EQ(s.metric("sasl.authenticated"), 1);
+}
+
+// Every password mechanism with every QoP it offers, over TCP and in TLS.
+using Case = std::tuple<std::string, std::string, bool>;  // mechanism, qop, tls
+
+class SaslMechanisms : public ::testing::TestWithParam<Case> {};
+
+TEST_P(SaslMechanisms, AuthenticateAndCarryCallsAtTheNegotiatedProtection) {
+  auto [mech, qop, tls] = GetParam();
+  testing::TestPki pki;
+  std::string prefix =
+      tls ? "tls:port=0:interface=127.0.0.1:cert=" + pki.server_cert + ":key=" + pki.server_key
+          : "tcp:port=0:interface=127.0.0.1";
+  SaslServer s(prefix);
+  std::string spec = std::string(tls ? "tls:" : "") +
+                     "tcp:host=" + (tls ? "localhost" : "127.0.0.1") +
+                     ":port=" + std::to_string(s.port()) + (tls ? ":ca=" + pki.ca_cert : "") +
+                     ":sasl=" + mech + ":user=bob:hostname=localhost:qop=" + qop;
+  std::string error;
+  auto conn = client::connect(spec, {.sasl_password = "hunter2"}, error);
+  ASSERT_TRUE(conn) << error;
+  bench::BenchClient client(conn->protocol);
+  client.ping();
+  auto seen = s.handler->seen();
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->principal, std::string("bob@") + kRealm);
+  EXPECT_EQ(seen->sasl_mechanism, mech);
+  EXPECT_EQ(seen->sasl_qop, qop);
+  EXPECT_EQ(seen->tls_version, tls ? "TLSv1.3" : "");
+  // Larger than one security-layer packet, pipelined with a small one.
+  std::string big(300 * 1024, 'q');
+  std::string out;
+  client.echo(out, big);
+  EXPECT_EQ(out, big);
+  client.echo(out, "small");
+  EXPECT_EQ(out, "small");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryMechanism, SaslMechanisms,
+    ::testing::Values(Case{"PLAIN", "auth", false}, Case{"PLAIN", "auth", true},
+                      Case{"SCRAM-SHA-256", "auth", false}, Case{"SCRAM-SHA-256", "auth", true},
+                      Case{"DIGEST-MD5", "auth", false}, Case{"DIGEST-MD5", "auth-int", false},
+                      Case{"DIGEST-MD5", "auth-conf", false}, Case{"DIGEST-MD5", "auth", true},
+                      Case{"DIGEST-MD5", "auth-int", true}, Case{"DIGEST-MD5", "auth-conf", true}),
+    [](const auto& info) {
+      std::string name = std::get<0>(info.param) + "_" + std::get<1>(info.param) +
+                         (std::get<2>(info.param) ? "_tls" : "_tcp");
+      for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      return name;
+    });
+
+TEST(Sasl, WrongPasswordIsRefusedWithTheReasonAndNeverReachesAHandler) {
+  SaslServer s;
+  for (const char* mech : {"PLAIN", "SCRAM-SHA-256", "DIGEST-MD5"}) {
+    std::string error;
+    auto conn =
+        client::connect(clientSpec(s.port(), mech, "alice"), {.sasl_password = "wrong"}, error);
+    EXPECT_FALSE(conn) << mech;
+    EXPECT_NE(error.find("server answered BAD: Authentication failed"), std::string::npos)
+        << mech << ": " << error;
+    EXPECT_TRUE(waitFor([&] { return s.metric(std::string("sasl.failed.") + mech) == 1; })) << mech;
+  }
+  EXPECT_FALSE(s.handler->seen());
+  EXPECT_TRUE(waitFor([&] { return s.metric("connections.closed.sasl_failed") == 3; }));
+  // A good password still gets in.
+  std::string error;
+  EXPECT_TRUE(
+      client::connect(clientSpec(s.port(), "PLAIN", "alice"), {.sasl_password = "secret"}, error))
+      << error;
+}
+
+// The negotiation message a server sends, as bytes.
+std::string message(uint8_t status, const std::string& payload) {
+  std::string out(1, static_cast<char>(status));
+  uint32_t n = static_cast<uint32_t>(payload.size());
+  for (int shift : {24, 16, 8, 0}) out.push_back(static_cast<char>(n >> shift));
+  return out + payload;
+}
+
+TEST(Sasl, UnknownMechanismIsAnsweredBadAsJavaDoes) {
+  SaslServer s;
+  testing::RawClient raw(s.port());
+  raw.send(message(1, "CRAM-MD5") + message(2, ""));
+  EXPECT_EQ(raw.readUntilClosed(), message(3, "Unsupported mechanism type CRAM-MD5"));
+  EXPECT_FALSE(s.handler->seen());
+}
+
+TEST(Sasl, ProtocolViolationsAreAnsweredErrorWithTheReason) {
+  SaslServer s;
+  struct Violation {
+    std::string bytes, answer, counted;
+  } violations[] = {
+      {message(2, "PLAIN"), message(4, "Expecting START status, received 2"), "sasl_error"},
+      {std::string("\x09\0\0\0\0", 5), message(4, "Invalid status 9"), "sasl_error"},
+      {std::string("\x01\x7f\xff\xff\xff", 5),
+       message(4, "Negotiation message of 2147483647 bytes is over the limit of 1048576"),
+       "sasl_error"},
+      // A stock client that does not speak SASL: its first byte is no status.
+      {testing::encodeWith(testing::kAllStacks[0], [](auto& c) { c.send_ping(); }),
+       message(4, "Invalid status 0"), "sasl_error"},
+  };
+  int n = 0;
+  for (const auto& v : violations) {
+    testing::RawClient raw(s.port());
+    raw.send(v.bytes);
+    EXPECT_EQ(raw.readUntilClosed(), v.answer);
+    raw.close();  // the server, lingering until now, closes too
+    ++n;
+    EXPECT_TRUE(waitFor([&] { return s.metric("connections.closed." + v.counted) == n; }));
+  }
+  EXPECT_FALSE(s.handler->seen());
+}
+
+TEST(Sasl, JavaPlainSequenceSplitIntoSingleBytes) {
+  SaslServer s;
+  // As Java's TSaslClientTransport writes it: START, COMPLETE(initial
+  // response), then a data frame holding one strict-binary call.
+  std::string call =
+      testing::encodeWith({transport::Framing::kUnframed, transport::Protocol::kBinary},
+                          [](auto& c) { c.send_ping(); });
+  std::string frame;
+  for (int shift : {24, 16, 8, 0}) frame.push_back(static_cast<char>(call.size() >> shift));
+  std::string negotiation = message(1, "PLAIN") + message(5, std::string("\0alice\0secret", 13));
+  testing::RawClient raw(s.port());
+  for (char c : negotiation) raw.send(std::string(1, c));
+  EXPECT_EQ(raw.readExactly(5), message(5, ""));
+  for (char c : frame + call) raw.send(std::string(1, c));
+  std::string reply_header = raw.readExactly(4);
+  uint32_t len = 0;
+  for (char c : reply_header) len = (len << 8) | static_cast<uint8_t>(c);
+  std::string reply = raw.readExactly(len);
+  EXPECT_EQ(static_cast<uint8_t>(reply[3]), 2) << "a REPLY to ping";
+  EXPECT_EQ(s.handler->seen()->principal, std::string("alice@") + kRealm);
+}
+
+TEST(Sasl, AStalledNegotiationTimesOut) {
+  ServerOptions options;
+  options.handshake_timeout = std::chrono::milliseconds(300);
+  SaslServer s("tcp:port=0:interface=127.0.0.1", "", options);
+  testing::RawClient raw(s.port());
+  raw.send(message(1, "PLAIN"));  // and never the initial response
+  EXPECT_EQ(raw.readUntilClosed(), "");
+  EXPECT_EQ(s.metric("connections.closed.sasl_timeout"), 1);
+}
+
+TEST(Sasl, BadEndpointSettingsAreRefusedAtListen) {
+  Sasldb db;
+  Server server(std::make_shared<bench::BenchProcessor>(std::make_shared<testing::TestHandler>()));
+  std::string error;
+  EXPECT_TRUE(server.listen("tcp:0:sasl=required:mechs=PLAIN", &error));
+  EXPECT_EQ(error,
+            "tcp:0:sasl=required:mechs=PLAIN: sasl: mechanism PLAIN checks passwords and "
+            "needs sasldb=");
+  EXPECT_TRUE(server.listen("tcp:0:sasl=required:mechs=NOPE:sasldb=" + db.path, &error));
+  EXPECT_NE(error.find("sasl: mechanism NOPE is not installed (installed: "), std::string::npos)
+      << error;
+  EXPECT_TRUE(server.listen("tcp:0:sasl=required:mechs=PLAIN:sasldb=" + db.dir + "/none", &error));
+  EXPECT_NE(error.find("sasl: sasldb " + db.dir + "/none: No such file or directory"),
+            std::string::npos)
+      << error;
+  EXPECT_TRUE(server.listen("tcp:0:mechs=PLAIN", &error));
+  EXPECT_EQ(error, "sasl: mechs= needs sasl=required");
+  EXPECT_TRUE(server.listen("tcp:0:sasl=required:mechs=PLAIN:qop=secret", &error));
+  EXPECT_EQ(error, "sasl: qop must list auth, auth-int or auth-conf, not 'secret'");
+}
+
+}  // namespace
+}  // namespace thrum
