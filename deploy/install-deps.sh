@@ -14,7 +14,7 @@ PACKAGES=(
   libsasl2-modules libsasl2-modules-gssapi-mit sasl2-bin
   # tests: third-party peers and a private Kerberos realm
   libgtest-dev libgmock-dev python3 python3-thrift python3-pure-sasl python3-kerberos
-  krb5-kdc krb5-user openjdk-17-jdk-headless libthrift-java
+  krb5-kdc krb5-admin-server krb5-user openjdk-17-jdk-headless libthrift-java
 )
 
 missing=()

@@ -20,6 +20,7 @@
 #include "framework/server/server.h"
 #include "tests/support/clients.h"
 #include "tests/support/test_handler.h"
+#include "tests/support/test_kdc.h"
 #include "tests/support/test_pki.h"
 #include "tests/support/wait.h"
 
@@ -146,6 +147,44 @@ INSTANTIATE_TEST_SUITE_P(
       for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
       return name;
     });
+
+// Kerberos through a private KDC: alice's ticket cache, thrift/localhost's keytab.
+class Gssapi : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Gssapi, AuthenticatesWithTheTicketCacheAtEveryProtection) {
+  const std::string qop = GetParam();
+  testing::TestKdc kdc;
+  auto handler = std::make_shared<testing::TestHandler>();
+  Server server(std::make_shared<bench::BenchProcessor>(handler));
+  std::string error;
+  ASSERT_FALSE(server.listen(
+      "tcp:port=0:interface=127.0.0.1:sasl=required:mechs=GSSAPI:keytab=" + kdc.keytab +
+          ":realm=" + testing::TestKdc::kRealm + ":hostname=localhost",
+      &error))
+      << error;
+  server.start();
+  auto conn = client::connect("tcp:host=127.0.0.1:port=" + std::to_string(server.port()) +
+                                  ":sasl=GSSAPI:hostname=localhost:qop=" + qop,
+                              {}, error);
+  ASSERT_TRUE(conn) << error;
+  bench::BenchClient client(conn->protocol);
+  client.ping();
+  auto seen = handler->seen();
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->principal, std::string("alice@") + testing::TestKdc::kRealm);
+  EXPECT_EQ(seen->sasl_mechanism, "GSSAPI");
+  EXPECT_EQ(seen->sasl_qop, qop);
+  std::string big(300 * 1024, 'k'), out;
+  client.echo(out, big);
+  EXPECT_EQ(out, big);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryQop, Gssapi, ::testing::Values("auth", "auth-int", "auth-conf"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name) c = c == '-' ? '_' : c;
+                           return name;
+                         });
 
 TEST(Sasl, WrongPasswordIsRefusedWithTheReasonAndNeverReachesAHandler) {
   SaslServer s;
