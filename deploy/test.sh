@@ -10,7 +10,7 @@ deploy/install-deps.sh
 
 jobs=$(nproc)
 # Test executables whose cases also run under ThreadSanitizer.
-TSAN_TESTS='^(dispatch_test|metrics_test|server_test|endpoints_test|tls_test|sasl_test)\.'
+TSAN_TESTS='^(dispatch_test|metrics_test|server_test|endpoints_test|tls_test|sasl_test|sasl_scale_test)\.'
 
 passed=0
 failed=0

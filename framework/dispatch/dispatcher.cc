@@ -38,10 +38,37 @@ WorkerBuffers& workerBuffers() {
 Dispatcher::Dispatcher(std::shared_ptr<apache::thrift::TProcessor> processor, Metrics& metrics)
     : processor_(std::move(processor)),
       calls_(metrics.counter("calls.run")),
+      refused_(metrics.counter("calls.refused.unauthorized")),
       application_errors_(metrics.counter("calls.application_errors")),
       handler_escapes_(metrics.counter("calls.handler_escapes")) {}
 
+std::string Dispatcher::refuse(const Call& call, const std::string& reason) {
+  refused_.inc();
+  const CallContext& c = call.context();
+  std::string who =
+      c.principal().empty() ? "unauthenticated peer " + c.peer() : "principal " + c.principal();
+  std::string text = "thrum: permission denied: " + who + " may not call " +
+                     std::string(c.method()) + (reason.empty() ? "" : ": " + reason);
+  spdlog::info("call {} (seqid {}) from {}: {}", call.header().name, call.header().seqid, c.peer(),
+               text);
+  if (call.oneway()) return {};
+  application_errors_.inc();
+  return transport::encodeApplicationException(call.protocol(), call.header().name,
+                                               call.header().seqid, TApplicationException::UNKNOWN,
+                                               text, call.replyHeadroom());
+}
+
 std::string Dispatcher::run(const Call& call) {
+  if (authorizer_) {
+    std::string reason;
+    bool allowed = false;
+    try {
+      allowed = authorizer_(call.context(), reason);
+    } catch (const std::exception& e) {
+      reason = std::string("the authorizer failed: ") + e.what();
+    }
+    if (!allowed) return refuse(call, reason);
+  }
   calls_.inc();
   WorkerBuffers& b = workerBuffers();
   std::string_view request = call.request();

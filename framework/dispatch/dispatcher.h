@@ -10,6 +10,7 @@
 // are; the handler they wrap is the service author's business).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,9 +21,17 @@
 
 namespace thrum::dispatch {
 
+// Decides on a worker, before the handler, whether a call may run: the
+// principal, method and peer are in `call`. False refuses it; `reason` is
+// added to the TApplicationException the client gets. May block.
+using Authorizer = std::function<bool(const CallContext& call, std::string& reason)>;
+
 class Dispatcher {
  public:
   Dispatcher(std::shared_ptr<apache::thrift::TProcessor> processor, Metrics& metrics);
+
+  // Set before the workers start; every call is checked from then on.
+  void setAuthorizer(Authorizer authorizer) { authorizer_ = std::move(authorizer); }
 
   // Runs the call with CallContext::current() set and returns its reply:
   // call.replyHeadroom() bytes of headroom, then the encoded message; empty
@@ -30,8 +39,12 @@ class Dispatcher {
   std::string run(const Call& call);
 
  private:
+  std::string refuse(const Call& call, const std::string& reason);
+
   std::shared_ptr<apache::thrift::TProcessor> processor_;
+  Authorizer authorizer_;
   Counter& calls_;               // calls run
+  Counter& refused_;             // calls the authorizer refused
   Counter& application_errors_;  // replies that are a TApplicationException
   Counter& handler_escapes_;     // exceptions that escaped the processor
 };

@@ -241,6 +241,7 @@ bool parseSaslServer(Args& args, std::optional<SaslServerOptions>& sasl, std::st
                                         {"hostname", &SaslServerOptions::hostname},
                                         {"realm", &SaslServerOptions::realm},
                                         {"sasldb", &SaslServerOptions::sasldb},
+                                        {"saslauthd", &SaslServerOptions::saslauthd},
                                         {"keytab", &SaslServerOptions::keytab}},
                                        o, error)) {
     return false;
@@ -459,7 +460,7 @@ std::optional<ListenEndpoint> parseListenEndpoint(std::string_view text, std::st
   return parseEndpoint<ListenEndpoint>(
       text, error, parseTlsServer, parseSaslServer, parseListenKind,
       "cert, key, ca, ciphers, min_version",
-      "sasl, mechs, service, hostname, realm, qop, sasldb, keytab");
+      "sasl, mechs, service, hostname, realm, qop, sasldb, saslauthd, keytab");
 }
 
 std::optional<ConnectEndpoint> parseConnectEndpoint(std::string_view text, std::string& error) {

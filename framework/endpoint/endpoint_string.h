@@ -48,6 +48,7 @@ struct TlsServerOptions {
 // Thrift's SASL transport on a listening endpoint: sasl=required with
 //   mechs=SCRAM-SHA-256,PLAIN  service=thrift  hostname=FQDN  realm=EXAMPLE.COM
 //   qop=auth,auth-int,auth-conf  sasldb=/var/lib/thrum/sasldb  keytab=/etc/thrum.keytab
+//   saslauthd=/run/saslauthd/mux
 struct SaslServerOptions {
   std::vector<std::string> mechs;  // offered, exact names; required
   std::string service = "thrift";  // the service clients name (GSSAPI: service/hostname)
@@ -55,6 +56,9 @@ struct SaslServerOptions {
   std::string realm;  // user realm of sasldb users, and the realm given to names without one
   std::vector<std::string> qop{"auth", "auth-int", "auth-conf"};  // any of these
   std::string sasldb;  // password database written by saslpasswd2 -f FILE -u REALM
+  // saslauthd's socket (…/mux): PLAIN and LOGIN passwords are checked there
+  // (PAM, LDAP, ...) instead of in the sasldb.
+  std::string saslauthd;
   std::string keytab;  // Kerberos keytab for GSSAPI; empty: KRB5_KTNAME or the system's
   size_t max_negotiation_bytes = 1 << 20;  // per negotiation message
 };

@@ -346,17 +346,20 @@ void Connection::onSaslStep(transport::sasl::ServerNegotiation::Step step) {
                     step.status == transport::sasl::Status::kBad ? "sasl_failed" : "sasl_error",
                     step.reason);
   }
-  if (step.reply) {
+  auto reply = [&] {
+    if (!step.reply) return;
     std::string out;
     transport::sasl::appendMessage(step.status, step.payload, out);
     sendRaw(out);
-  }
+  };
   if (step.state == State::kContinue) {
+    reply();
     saslNegotiate();  // the next message may be here already
     if (!reading_ && wantRead()) doWaitReadable();
     return;
   }
-  // Authenticated: the principal joins the connection's facts.
+  // Authenticated: the principal joins the connection's facts, and is
+  // counted, before the peer can see the COMPLETE.
   auto& negotiation = *sasl_->negotiation;
   auto info = std::make_shared<ConnectionInfo>(*info_);
   info->principal = negotiation.principal();
@@ -372,6 +375,7 @@ void Connection::onSaslStep(transport::sasl::ServerNegotiation::Step step) {
   sasl_->done = true;
   sasl_->frames.emplace(core_.options.max_message_bytes + 1024);
   if (!handshaking()) timer_.reset();
+  reply();
   std::string early = std::move(sasl_->pending);
   sasl_->pending = {};
   if (!early.empty() && !saslData({reinterpret_cast<const uint8_t*>(early.data()), early.size()})) {

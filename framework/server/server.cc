@@ -111,6 +111,10 @@ bool Server::checkSasl(const endpoint::SaslServerOptions& options, std::string& 
   return true;
 }
 
+void Server::setAuthorizer(dispatch::Authorizer authorizer) {
+  core_->dispatcher.setAuthorizer(std::move(authorizer));
+}
+
 void Server::start() {
   if (running_) return;
   running_ = true;

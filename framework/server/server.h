@@ -37,6 +37,7 @@
 #include <thrift/TProcessor.h>
 
 #include "framework/admin/metrics.h"
+#include "framework/dispatch/dispatcher.h"
 #include "framework/endpoint/listener.h"
 #include "framework/transport/tls_context.h"
 
@@ -77,6 +78,12 @@ class Server {
   boost::system::error_code listen(std::string_view spec, std::string* error = nullptr);
   boost::system::error_code listen(const endpoint::ListenEndpoint& endpoint,
                                    std::string* error = nullptr);
+
+  // Every call is checked by `authorizer` on its worker before the handler
+  // runs (dispatch/dispatcher.h); a refused call gets a TApplicationException
+  // "thrum: permission denied: principal P may not call M: REASON" and the
+  // connection stays. Set before start().
+  void setAuthorizer(dispatch::Authorizer authorizer);
 
   void start();
   // Drains and stops (see the order above). Idempotent; the destructor calls it.

@@ -10,9 +10,16 @@
 namespace thrum::transport::sasl {
 namespace {
 
-bool isPasswordMechanism(const std::string& mech) {
-  return mech == "PLAIN" || mech == "LOGIN" || mech == "DIGEST-MD5" || mech == "CRAM-MD5" ||
-         mech.rfind("SCRAM-", 0) == 0;
+// Mechanisms that check a password the client sends as it is: a sasldb or
+// saslauthd can verify them.
+bool sendsPassword(const std::string& mech) {
+  return mech == "PLAIN" || mech == "LOGIN";
+}
+
+// Mechanisms that need the password (or a secret made from it) stored: only
+// a sasldb has it.
+bool needsStoredSecret(const std::string& mech) {
+  return mech == "DIGEST-MD5" || mech == "CRAM-MD5" || mech.rfind("SCRAM-", 0) == 0;
 }
 
 // Cyrus asks each connection for its options; the answers come from the
@@ -22,13 +29,15 @@ int endpointOption(void* context, const char* /*plugin*/, const char* option, co
   const auto* o = static_cast<const endpoint::SaslServerOptions*>(context);
   std::string_view name = option;
   const std::string* value = nullptr;
-  static const std::string kAuxprop = "auxprop", kSasldb = "sasldb";
+  static const std::string kAuxprop = "auxprop", kSasldb = "sasldb", kSaslauthd = "saslauthd";
   if (name == "pwcheck_method") {
-    value = &kAuxprop;
+    value = o->saslauthd.empty() ? &kAuxprop : &kSaslauthd;
   } else if (name == "auxprop_plugin") {
     value = &kSasldb;
   } else if (name == "sasldb_path" && !o->sasldb.empty()) {
     value = &o->sasldb;
+  } else if (name == "saslauthd_path" && !o->saslauthd.empty()) {
+    value = &o->saslauthd;
   } else if (name == "keytab" && !o->keytab.empty()) {
     value = &o->keytab;
   }
@@ -79,8 +88,12 @@ bool checkServerOptions(const endpoint::SaslServerOptions& options, std::string&
       error = "sasl: mechanism " + mech + " is not installed (installed: " + list + ")";
       return false;
     }
-    if (isPasswordMechanism(mech) && options.sasldb.empty()) {
-      error = "sasl: mechanism " + mech + " checks passwords and needs sasldb=";
+    if (sendsPassword(mech) && options.sasldb.empty() && options.saslauthd.empty()) {
+      error = "sasl: mechanism " + mech + " checks passwords and needs sasldb= or saslauthd=";
+      return false;
+    }
+    if (needsStoredSecret(mech) && options.sasldb.empty()) {
+      error = "sasl: mechanism " + mech + " needs the stored secrets of a sasldb=";
       return false;
     }
   }

@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include <gtest/gtest.h>
+#include <thrift/TApplicationException.h>
 #include <thrift/transport/TTransportException.h>
 
 #include "framework/client/connect.h"
@@ -206,6 +207,64 @@ TEST(Sasl, WrongPasswordIsRefusedWithTheReasonAndNeverReachesAHandler) {
       << error;
 }
 
+TEST(Sasl, TheAuthorizerDecidesPerPrincipalAndMethod) {
+  Sasldb db;
+  auto handler = std::make_shared<testing::TestHandler>();
+  Server server(std::make_shared<bench::BenchProcessor>(handler));
+  server.setAuthorizer([](const CallContext& call, std::string& reason) {
+    if (call.principal() == std::string("bob@") + kRealm) return true;
+    reason = "only bob may echo";
+    return call.method() == "ping";
+  });
+  std::string error;
+  ASSERT_FALSE(server.listen("tcp:port=0:interface=127.0.0.1:sasl=required:mechs=PLAIN:sasldb=" +
+                                 db.path + ":realm=" + kRealm,
+                             &error))
+      << error;
+  server.start();
+  auto alice = client::connect(clientSpec(server.port(), "PLAIN", "alice"),
+                               {.sasl_password = "secret"}, error);
+  ASSERT_TRUE(alice) << error;
+  bench::BenchClient as_alice(alice->protocol);
+  as_alice.ping();
+  std::string out;
+  try {
+    as_alice.echo(out, "x");
+    ADD_FAILURE() << "alice's echo ran";
+  } catch (const apache::thrift::TApplicationException& e) {
+    EXPECT_EQ(std::string(e.what()), std::string("thrum: permission denied: principal alice@") +
+                                         kRealm + " may not call echo: only bob may echo");
+  }
+  as_alice.ping();  // the connection stays
+  auto bob = client::connect(clientSpec(server.port(), "PLAIN", "bob"),
+                             {.sasl_password = "hunter2"}, error);
+  ASSERT_TRUE(bob) << error;
+  bench::BenchClient as_bob(bob->protocol);
+  as_bob.echo(out, "y");
+  EXPECT_EQ(out, "y");
+  EXPECT_EQ(server.metrics().value("calls.refused.unauthorized"), 1);
+}
+
+TEST(Sasl, APeerThatKeepsFailingIsSlowedDownOthersAreNot) {
+  SaslServer s;
+  std::string error;
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_FALSE(
+        client::connect(clientSpec(s.port(), "PLAIN", "alice"), {.sasl_password = "bad"}, error));
+  }
+  // From the fourth failure on, each new attempt from 127.0.0.1 waited.
+  EXPECT_EQ(s.metric("sasl.throttled"), 2);
+  EXPECT_EQ(s.metric("sasl.failed.PLAIN"), 6);
+  // Throttled, not refused: the right password still gets in, and forgives.
+  EXPECT_TRUE(
+      client::connect(clientSpec(s.port(), "PLAIN", "alice"), {.sasl_password = "secret"}, error))
+      << error;
+  EXPECT_EQ(s.metric("sasl.throttled"), 3);
+  EXPECT_TRUE(
+      client::connect(clientSpec(s.port(), "PLAIN", "bob"), {.sasl_password = "hunter2"}, error));
+  EXPECT_EQ(s.metric("sasl.throttled"), 3);
+}
+
 // The negotiation message a server sends, as bytes.
 std::string message(uint8_t status, const std::string& payload) {
   std::string out(1, static_cast<char>(status));
@@ -287,7 +346,11 @@ TEST(Sasl, BadEndpointSettingsAreRefusedAtListen) {
   EXPECT_TRUE(server.listen("tcp:0:sasl=required:mechs=PLAIN", &error));
   EXPECT_EQ(error,
             "tcp:0:sasl=required:mechs=PLAIN: sasl: mechanism PLAIN checks passwords and "
-            "needs sasldb=");
+            "needs sasldb= or saslauthd=");
+  EXPECT_TRUE(server.listen("tcp:0:sasl=required:mechs=SCRAM-SHA-256:saslauthd=/run/x/mux", &error));
+  EXPECT_EQ(error,
+            "tcp:0:sasl=required:mechs=SCRAM-SHA-256:saslauthd=/run/x/mux: sasl: mechanism "
+            "SCRAM-SHA-256 needs the stored secrets of a sasldb=");
   EXPECT_TRUE(server.listen("tcp:0:sasl=required:mechs=NOPE:sasldb=" + db.path, &error));
   EXPECT_NE(error.find("sasl: mechanism NOPE is not installed (installed: "), std::string::npos)
       << error;

@@ -135,7 +135,7 @@ TEST(ListenEndpoint, EveryErrorNamesTheProblem) {
   EXPECT_EQ(listenError("tcp:0:sasl=required:mechs=PLAIN:service="), "sasl: service= is empty");
   EXPECT_EQ(listenError("tcp:0:sasl=required:mechs=PLAIN:user=x"),
             "tcp: unknown key 'user' (expected port, interface, backlog), or a sasl key (sasl, "
-            "mechs, service, hostname, realm, qop, sasldb, keytab)");
+            "mechs, service, hostname, realm, qop, sasldb, saslauthd, keytab)");
   EXPECT_EQ(listenError(""), "empty endpoint");
   EXPECT_EQ(listenError("udp:53"),
             "unknown endpoint kind 'udp' (expected tcp, unix, fd, systemd, tls)");
