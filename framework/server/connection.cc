@@ -328,7 +328,9 @@ void Connection::saslStep(transport::sasl::Message message) {
     asio::post(self->socket_.get_executor(),
                [self, step = std::move(step)]() mutable { self->onSaslStep(std::move(step)); });
   };
-  if (!core_.auth_pool.trySubmit(std::move(task))) {
+  if (core_.auth_pool.trySubmit(std::move(task))) {
+    core_.sasl_steps.inc();
+  } else {
     sasl_->stepping = false;
     saslFail(transport::sasl::Status::kBad, "Server busy: too many authentications in progress",
              "auth_busy", "auth pool full");

@@ -57,7 +57,7 @@ struct ServerOptions {
   std::chrono::milliseconds handshake_timeout{10000};
   // Threads and queue of the auth pool, where blocking SASL steps run.
   size_t auth_threads = 2;
-  size_t auth_queue = 1024;
+  size_t auth_queue = 8192;  // beyond it a negotiation is refused "server busy"
 };
 
 namespace server {

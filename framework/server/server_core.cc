@@ -64,6 +64,7 @@ ServerCore::ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor,
       tls_handshakes(m.counter("tls.handshakes")),
       tls_resumed(m.counter("tls.resumed")),
       sasl_authenticated(m.counter("sasl.authenticated")),
+      sasl_steps(m.counter("sasl.steps")),
       sasl_throttled(m.counter("sasl.throttled")),
       auth_pool(opts.auth_threads, opts.auth_queue, "thrum-auth"),
       io(opts.io_threads) {

@@ -93,8 +93,9 @@ TEST(SaslScale, TwoThousandAuthenticatedConnectionsCallWhileNegotiationsBlock) {
   {
     testing::FakeSaslauthd saslauthd(dir + "/mux", {{"alice", "secret"}});
     auto handler = std::make_shared<testing::TestHandler>();
-    Server server(std::make_shared<bench::BenchProcessor>(handler),
-                  {.io_threads = 2, .workers = 4, .queue = 4096, .auth_threads = 2});
+    Server server(
+        std::make_shared<bench::BenchProcessor>(handler),
+        {.io_threads = 2, .workers = 4, .queue = 4096, .auth_threads = 2, .auth_queue = 4096});
     std::string error;
     ASSERT_FALSE(
         server.listen("tcp:port=0:interface=127.0.0.1:backlog=4096:sasl=required:"
@@ -156,6 +157,39 @@ TEST(SaslScale, TwoThousandAuthenticatedConnectionsCallWhileNegotiationsBlock) {
     EXPECT_EQ(server.metrics().value("sasl.authenticated"), kConnections + 2);
     EXPECT_EQ(saslauthd.checks(), kConnections + 2) << "every password went to saslauthd";
     peers.clear();
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SaslScale, AFullAuthPoolAnswersServerBusyAndServesTheRest) {
+  std::string dir = std::filesystem::temp_directory_path() / "thrum-saslauthd-XXXXXX";
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  {
+    testing::FakeSaslauthd saslauthd(dir + "/mux", {{"alice", "secret"}});
+    Server server(std::make_shared<bench::BenchProcessor>(std::make_shared<testing::TestHandler>()),
+                  {.auth_threads = 1, .auth_queue = 1});
+    std::string error;
+    ASSERT_FALSE(
+        server.listen("tcp:port=0:interface=127.0.0.1:sasl=required:mechs=PLAIN:"
+                      "saslauthd=" +
+                          saslauthd.path(),
+                      &error))
+        << error;
+    server.start();
+    Peer running(server.port()), queued(server.port()), refused(server.port());
+    running.plain("slow", "x");
+    ASSERT_TRUE(testing::waitFor([&] { return saslauthd.held() == 1; }));
+    // "slow" took the one thread (its START, then its response); alice's
+    // START takes the one queue place.
+    queued.plain("alice", "secret");
+    ASSERT_TRUE(testing::waitFor([&] { return server.metrics().value("sasl.steps") == 3; }));
+    refused.plain("alice", "secret");
+    std::string why = "Server busy: too many authentications in progress";
+    EXPECT_EQ(refused.read(5 + why.size()), message(3, why));
+    saslauthd.release();
+    EXPECT_EQ(running.read(5), message(5, ""));
+    EXPECT_EQ(queued.read(5), message(5, ""));
+    EXPECT_EQ(server.metrics().value("sasl.authenticated"), 2);
   }
   std::filesystem::remove_all(dir);
 }
