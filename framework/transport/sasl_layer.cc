@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "framework/transport/sasl_wire.h"
+
 #include <sasl/sasl.h>
 
 namespace thrum::transport::sasl {
@@ -123,6 +125,9 @@ SecurityLayer::SecurityLayer(ConnPtr conn) : conn_(std::move(conn)) {
     max_plain_ = *static_cast<const unsigned*>(value);
   }
   if (max_plain_ == 0) max_plain_ = 64 * 1024;
+  // Peers may allow up to 16 MiB, but newer Java refuses frames over
+  // kMaxFrameBytes: leave room for the packet's own overhead.
+  max_plain_ = std::min<unsigned>(max_plain_, kMaxFrameBytes - 4096);
 }
 
 bool SecurityLayer::encode(std::string_view plain, std::string& out, std::string& error) {
