@@ -10,6 +10,8 @@ PACKAGES=(
   # libraries and code generator
   thrift-compiler libthrift-dev libboost1.74-dev libssl-dev libevent-dev libsasl2-dev
   libspdlog-dev libcli11-dev libtomlplusplus-dev
+  # the tile service: Mapnik, and what prepare-data.sh converts the data with
+  libmapnik-dev mapnik-utils gdal-bin fonts-dejavu-core
   # SASL mechanisms (server and client plugins), saslpasswd2
   libsasl2-modules libsasl2-modules-gssapi-mit sasl2-bin
   # tests: third-party peers and a private Kerberos realm
