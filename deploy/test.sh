@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine:
-#   1. install what is missing;
+#   1. install what is missing, and prepare the world data the tile tests
+#      render (deploy/prepare-data.sh, into build/tile-data);
 #   2. a release build (warnings are errors) and every test;
 #   3. an ASan+UBSan build and every test;
 #   4. a TSan build and the tests of the thread pools and connections.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
+deploy/prepare-data.sh build/tile-data
 
 jobs=$(nproc)
 # Test executables whose cases also run under ThreadSanitizer.
