@@ -1,0 +1,140 @@
+#include "services/tile/scheduler.h"
+
+#include <algorithm>
+
+namespace thrum::tile {
+
+const char* toString(Priority p) {
+  switch (p) {
+    case Priority::kInteractive:
+      return "interactive";
+    case Priority::kPrefetch:
+      return "prefetch";
+    case Priority::kDirty:
+      return "dirty";
+    case Priority::kBulk:
+      return "bulk";
+  }
+  return "?";
+}
+
+Scheduler::Scheduler(Options options) : options_(options) {}
+
+int Scheduler::maxRunning(int cls) const {
+  int set = options_.max_running[cls];
+  if (set > 0) return set;
+  return cls <= static_cast<int>(Priority::kPrefetch) ? options_.render_slots
+                                                      : std::max(1, options_.render_slots - 1);
+}
+
+void Scheduler::enqueue(Job& job) {
+  int cls = static_cast<int>(job.priority);
+  order_[cls].insert({job.queued_at, job.id});
+  ++queued_count_[cls];
+}
+
+void Scheduler::dequeue(const Job& job) {
+  int cls = static_cast<int>(job.priority);
+  order_[cls].erase({job.queued_at, job.id});
+  --queued_count_[cls];
+}
+
+Scheduler::Admit Scheduler::request(const MetatileKey& key, Priority p, WaiterId waiter,
+                                    Clock::time_point now) {
+  bool background = p == Priority::kDirty || p == Priority::kBulk;
+  auto it = jobs_.find(key);
+  if (it != jobs_.end()) {
+    Job& job = it->second;
+    if (waiter != 0) job.waiters.push_back(waiter);
+    job.background = job.background || background;
+    if (job.rendering || p >= job.priority) return Admit::kJoined;
+    dequeue(job);  // the same job, one class more urgent: no new room needed
+    job.priority = p;
+    enqueue(job);
+    return Admit::kPromoted;
+  }
+  int cls = static_cast<int>(p);
+  if (queued_count_[cls] >= options_.capacity[cls]) return Admit::kFull;
+  Job job;
+  job.id = next_id_++;
+  job.key = key;
+  job.priority = p;
+  job.queued_at = now;
+  job.background = background;
+  if (waiter != 0) job.waiters.push_back(waiter);
+  Job& stored = jobs_.emplace(key, std::move(job)).first->second;
+  by_id_[stored.id] = key;
+  enqueue(stored);
+  return Admit::kQueued;
+}
+
+bool Scheduler::leave(const MetatileKey& key, WaiterId waiter) {
+  auto it = jobs_.find(key);
+  if (it == jobs_.end()) return false;
+  Job& job = it->second;
+  std::erase(job.waiters, waiter);
+  if (job.rendering || job.background || !job.waiters.empty()) return false;
+  dequeue(job);
+  by_id_.erase(job.id);
+  jobs_.erase(it);
+  return true;
+}
+
+Priority Scheduler::effective(const Job& job, Clock::time_point now) const {
+  auto waited = std::max(Clock::duration::zero(), now - job.queued_at);
+  auto steps = options_.aging_step.count() > 0 ? waited / options_.aging_step : 0;
+  return static_cast<Priority>(
+      std::max<int64_t>(0, static_cast<int64_t>(job.priority) - static_cast<int64_t>(steps)));
+}
+
+std::optional<Scheduler::Job> Scheduler::start(Clock::time_point now) {
+  // Each class's oldest job is its best; the best of those, by class after
+  // aging and then by age, is the only candidate: if its bucket is full, a
+  // less urgent one's is too (limits shrink and counts grow with the class).
+  Job* best = nullptr;
+  Priority best_class = Priority::kBulk;
+  for (int cls = 0; cls < kPriorities; ++cls) {
+    if (order_[cls].empty()) continue;
+    Job& head = jobs_.at(by_id_.at(order_[cls].begin()->second));
+    Priority eff = effective(head, now);
+    if (best == nullptr || eff < best_class ||
+        (eff == best_class && head.queued_at < best->queued_at)) {
+      best = &head;
+      best_class = eff;
+    }
+  }
+  if (best == nullptr) return std::nullopt;
+  int cls = static_cast<int>(best_class);
+  int busy = 0;
+  for (int c = 0; c <= cls; ++c) busy += running_[c];
+  if (busy >= maxRunning(cls) || rendering() >= options_.render_slots) return std::nullopt;
+  dequeue(*best);
+  best->rendering = true;
+  best->running_as = cls;
+  ++running_[cls];
+  return *best;
+}
+
+Scheduler::Job Scheduler::finish(const MetatileKey& key) {
+  auto it = jobs_.find(key);
+  if (it == jobs_.end()) return {};
+  Job job = std::move(it->second);
+  jobs_.erase(it);
+  by_id_.erase(job.id);
+  if (job.rendering) --running_[job.running_as];
+  return job;
+}
+
+int Scheduler::rendering() const {
+  int n = 0;
+  for (int r : running_) n += r;
+  return n;
+}
+
+std::optional<Scheduler::Job> Scheduler::find(const MetatileKey& key) const {
+  auto it = jobs_.find(key);
+  if (it == jobs_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace thrum::tile

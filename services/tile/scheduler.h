@@ -1,0 +1,123 @@
+// Scheduler: which metatile renders next. Pure bookkeeping, no threads and
+// no clock of its own (the caller passes `now`), so every rule below is
+// unit-tested deterministically; RenderQueue runs it with render threads.
+//
+// Rules, after Tirex and renderd's users' complaints:
+// - Classes, most urgent first: interactive, prefetch, dirty, bulk. Each
+//   class holds at most `capacity[class]` queued jobs; a full class refuses
+//   (the caller answers "overloaded: CLASS is full, retry in N ms").
+// - One job per metatile: a request for a metatile already queued or
+//   rendering joins that job (coalescing); a more urgent request promotes a
+//   queued job to its class. One render answers every waiter.
+// - Buckets: a job of class c may start only while fewer than
+//   `max_running[c]` jobs of class c or more urgent classes render. With the
+//   defaults, dirty and bulk never take the last render slot.
+// - Aging: a queued job counts as one class more urgent for every
+//   `aging_step` it has waited, so a bulk backlog is never starved forever.
+// - A queued job whose waiters all left, and which is not dirty or bulk,
+//   is dropped (nobody wants it any more).
+//
+// Not thread-safe: RenderQueue holds a lock around it.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "services/tile/tile_math.h"
+
+namespace thrum::tile {
+
+enum class Priority : int { kInteractive = 0, kPrefetch = 1, kDirty = 2, kBulk = 3 };
+constexpr int kPriorities = 4;
+const char* toString(Priority p);
+
+struct MetatileKey {
+  std::string style;
+  MetatileId m;
+  friend auto operator<=>(const MetatileKey&, const MetatileKey&) = default;
+  friend bool operator==(const MetatileKey&, const MetatileKey&) = default;
+};
+
+using WaiterId = uint64_t;
+
+class Scheduler {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Options {
+    std::array<size_t, kPriorities> capacity{1024, 4096, 65536, 65536};
+    // Jobs of a class or more urgent ones that may render at once; 0 means
+    // "render slots" (interactive, prefetch) or "render slots - 1, at
+    // least 1" (dirty, bulk).
+    std::array<int, kPriorities> max_running{0, 0, 0, 0};
+    int render_slots = 2;
+    std::chrono::milliseconds aging_step{60000};
+  };
+
+  struct Job {
+    uint64_t id = 0;
+    MetatileKey key;
+    Priority priority = Priority::kBulk;  // after promotions
+    Clock::time_point queued_at;
+    std::vector<WaiterId> waiters;
+    bool background = false;  // dirty or bulk work asked for it: never dropped
+    bool rendering = false;
+    int running_as = 0;  // the class it started as, for the buckets
+  };
+
+  enum class Admit {
+    kQueued,    // a new job
+    kJoined,    // joined a job already queued or rendering
+    kPromoted,  // joined a queued job and raised its class
+    kFull,      // the class is full: refused
+  };
+
+  explicit Scheduler(Options options);
+
+  // Asks for `key` at priority `p`; `waiter` (0 for none) is told when the
+  // job ends. On kFull nothing changed.
+  Admit request(const MetatileKey& key, Priority p, WaiterId waiter, Clock::time_point now);
+
+  // A waiter gave up (deadline, disconnect). A queued job left with no
+  // waiters is dropped unless it is dirty or bulk work. True if dropped.
+  bool leave(const MetatileKey& key, WaiterId waiter);
+
+  // The next job allowed to start now, marked rendering; nullopt when none
+  // may (empty, or every bucket that has work is at its limit).
+  std::optional<Job> start(Clock::time_point now);
+
+  // The render of `key` ended; returns its job with every waiter to tell.
+  Job finish(const MetatileKey& key);
+
+  // Queued jobs of class p (by their class after promotion, before aging).
+  size_t queued(Priority p) const { return queued_count_[static_cast<int>(p)]; }
+  int rendering() const;
+  // What a job of `key` is doing: nullopt when none exists.
+  std::optional<Job> find(const MetatileKey& key) const;
+
+  // The class a queued job competes as at `now`, after aging.
+  Priority effective(const Job& job, Clock::time_point now) const;
+
+ private:
+  int maxRunning(int cls) const;
+  void enqueue(Job& job);
+  void dequeue(const Job& job);
+
+  Options options_;
+  uint64_t next_id_ = 1;
+  std::map<MetatileKey, Job> jobs_;  // queued and rendering
+  // Queued jobs in order per class: (queued_at, id).
+  std::array<std::set<std::pair<Clock::time_point, uint64_t>>, kPriorities> order_;
+  std::map<uint64_t, MetatileKey> by_id_;
+  std::array<size_t, kPriorities> queued_count_{};
+  std::array<int, kPriorities> running_{};  // by the class each started as
+};
+
+}  // namespace thrum::tile
