@@ -1,0 +1,129 @@
+#include "services/tile/render_queue.h"
+
+#include <pthread.h>
+
+namespace thrum::tile {
+
+RenderQueue::RenderQueue(Scheduler::Options options, BackendFactory backends, Store store)
+    : options_(options),
+      backends_(std::move(backends)),
+      store_(std::move(store)),
+      scheduler_(options) {}
+
+RenderQueue::~RenderQueue() {
+  stop();
+}
+
+bool RenderQueue::start(std::string& error) {
+  std::vector<std::unique_ptr<RenderBackend>> made;
+  for (int i = 0; i < options_.render_slots; ++i) {
+    auto backend = backends_(error);
+    if (!backend) return false;
+    made.push_back(std::move(backend));
+  }
+  std::lock_guard lock(mu_);
+  running_ = true;
+  for (auto& backend : made) {
+    threads_.emplace_back([this, b = std::move(backend)]() mutable { run(std::move(b)); });
+  }
+  return true;
+}
+
+void RenderQueue::stop() {
+  std::map<WaiterId, Done> abandoned;
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) return;
+    running_ = false;
+    abandoned.swap(waiters_);
+  }
+  work_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  auto outcome = std::make_shared<RenderOutcome>();
+  outcome->error = "shutting down";
+  for (auto& [id, done] : abandoned) done(outcome);
+}
+
+RenderQueue::Submitted RenderQueue::submit(const MetatileKey& key, Priority p, Done done) {
+  Submitted out;
+  {
+    std::lock_guard lock(mu_);
+    WaiterId waiter = done ? next_waiter_++ : 0;
+    out.admit = scheduler_.request(key, p, waiter, Scheduler::Clock::now());
+    if (out.admit == Scheduler::Admit::kFull) {
+      ++counters_.refused;
+      return out;
+    }
+    if (waiter != 0) waiters_.emplace(waiter, std::move(done));
+    out.waiter = waiter;
+  }
+  if (out.admit == Scheduler::Admit::kJoined) ++counters_.coalesced;
+  if (out.admit == Scheduler::Admit::kPromoted) {
+    ++counters_.coalesced;
+    ++counters_.promoted;
+  }
+  work_.notify_one();
+  return out;
+}
+
+void RenderQueue::cancel(const MetatileKey& key, WaiterId waiter) {
+  std::lock_guard lock(mu_);
+  if (waiters_.erase(waiter) == 0) return;  // already told
+  if (scheduler_.leave(key, waiter)) ++counters_.dropped;
+}
+
+std::optional<Scheduler::Job> RenderQueue::find(const MetatileKey& key) const {
+  std::lock_guard lock(mu_);
+  return scheduler_.find(key);
+}
+
+size_t RenderQueue::queued(Priority p) const {
+  std::lock_guard lock(mu_);
+  return scheduler_.queued(p);
+}
+
+int RenderQueue::rendering() const {
+  std::lock_guard lock(mu_);
+  return scheduler_.rendering();
+}
+
+void RenderQueue::run(std::unique_ptr<RenderBackend> backend) {
+  pthread_setname_np(pthread_self(), "thrum-render");
+  // Aging changes what may start without anything arriving: look again at
+  // least this often.
+  auto recheck = std::max(std::chrono::milliseconds(10), options_.aging_step / 4);
+  std::unique_lock lock(mu_);
+  while (running_) {
+    std::optional<Scheduler::Job> job = scheduler_.start(Scheduler::Clock::now());
+    if (!job) {
+      work_.wait_for(lock, recheck);
+      continue;
+    }
+    lock.unlock();
+    auto outcome = std::make_shared<RenderOutcome>();
+    auto began = std::chrono::steady_clock::now();
+    outcome->ok = backend->render(job->key, outcome->pngs, outcome->error);
+    outcome->took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - began);
+    outcome->ran_as = static_cast<Priority>(job->running_as);
+    ++(outcome->ok ? counters_.renders : counters_.failures);
+    counters_.render_ms += outcome->took.count();
+    if (store_) store_(job->key, *outcome);  // before anyone hears: a retry finds the file
+    lock.lock();
+    Scheduler::Job finished = scheduler_.finish(job->key);
+    std::vector<Done> tell;
+    for (WaiterId w : finished.waiters) {
+      auto it = waiters_.find(w);
+      if (it == waiters_.end()) continue;  // cancelled
+      tell.push_back(std::move(it->second));
+      waiters_.erase(it);
+    }
+    lock.unlock();
+    work_.notify_one();  // a slot is free: a held-back job may start
+    for (auto& done : tell) done(outcome);
+    lock.lock();
+  }
+}
+
+}  // namespace thrum::tile

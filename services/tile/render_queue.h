@@ -1,0 +1,102 @@
+// RenderQueue: render threads working through the Scheduler. Each thread
+// owns its backend (a Mapnik Renderer: Maps are per thread); a finished
+// metatile is handed to `store` (the cache writes its .meta file) on the
+// render thread, then every waiter of the job is told, once.
+//
+//   RenderQueue q(options, [&](std::string& e) { return makeBackend(e); },
+//                 [&](const MetatileKey& k, const RenderOutcome& o) { cache.put(k, o); });
+//   q.start(error);
+//   q.submit(key, Priority::kInteractive, [](auto outcome) { ... });
+//
+// Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "services/tile/scheduler.h"
+
+namespace thrum::tile {
+
+class RenderBackend {
+ public:
+  virtual ~RenderBackend() = default;
+  // The metatile's PNGs by metaIndex(); false with `error` when it failed.
+  virtual bool render(const MetatileKey& key, std::vector<std::string>& pngs,
+                      std::string& error) = 0;
+};
+
+struct RenderOutcome {
+  bool ok = false;
+  std::string error;
+  std::vector<std::string> pngs;  // by metaIndex()
+  std::chrono::milliseconds took{0};
+  Priority ran_as = Priority::kBulk;
+};
+
+class RenderQueue {
+ public:
+  using BackendFactory = std::function<std::unique_ptr<RenderBackend>(std::string& error)>;
+  using Store = std::function<void(const MetatileKey&, RenderOutcome&)>;
+  using Done = std::function<void(std::shared_ptr<const RenderOutcome>)>;
+
+  RenderQueue(Scheduler::Options options, BackendFactory backends, Store store);
+  ~RenderQueue();
+
+  // Makes one backend per render slot and starts the threads; false with
+  // the first backend's error.
+  bool start(std::string& error);
+  // Stops taking jobs; renders under way finish; waiters of queued jobs
+  // are told "shutting down".
+  void stop();
+
+  struct Submitted {
+    Scheduler::Admit admit;
+    WaiterId waiter = 0;  // for cancel(); 0 without `done`
+  };
+  // Asks for a render. With `done`, it is called exactly once when the job
+  // ends (on a render thread), unless the waiter is cancelled first or the
+  // class is full (admit kFull: nothing was queued).
+  Submitted submit(const MetatileKey& key, Priority p, Done done = nullptr);
+  // The waiter leaves; its `done` will not be called.
+  void cancel(const MetatileKey& key, WaiterId waiter);
+
+  std::optional<Scheduler::Job> find(const MetatileKey& key) const;
+  size_t queued(Priority p) const;
+  int rendering() const;
+  bool running() const {
+    std::lock_guard lock(mu_);
+    return running_;
+  }
+
+  struct Counters {
+    std::atomic<int64_t> renders{0}, failures{0}, coalesced{0}, promoted{0}, refused{0}, dropped{0},
+        render_ms{0};
+  };
+  const Counters& counters() const { return counters_; }
+
+ private:
+  void run(std::unique_ptr<RenderBackend> backend);
+
+  Scheduler::Options options_;
+  BackendFactory backends_;
+  Store store_;
+  mutable std::mutex mu_;
+  std::condition_variable work_;
+  Scheduler scheduler_;
+  std::map<WaiterId, Done> waiters_;
+  WaiterId next_waiter_ = 1;
+  bool running_ = false;
+  std::vector<std::thread> threads_;
+  Counters counters_;
+};
+
+}  // namespace thrum::tile

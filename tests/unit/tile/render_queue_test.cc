@@ -1,0 +1,182 @@
+// RenderQueue with a fake backend: threads, coalescing, the order live and
+// background work come out in, refusal, cancellation and failures.
+#include "services/tile/render_queue.h"
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/gate.h"
+#include "tests/support/wait.h"
+
+namespace thrum::tile {
+namespace {
+
+MetatileKey key(int x) {
+  return {"world", {10, x * 8, 0}};
+}
+
+// Renders by writing the metatile's name into every tile; can hold renders
+// at a gate, and fail on request.
+class FakeBackend : public RenderBackend {
+ public:
+  struct Shared {
+    std::atomic<int> calls{0};
+    testing::Gate* gate = nullptr;
+    std::mutex mu;
+    std::vector<MetatileKey> order;
+    int fail_x = -1;
+  };
+  explicit FakeBackend(Shared& s) : s_(s) {}
+  bool render(const MetatileKey& k, std::vector<std::string>& pngs, std::string& error) override {
+    ++s_.calls;
+    if (s_.gate) s_.gate->wait();
+    {
+      std::lock_guard lock(s_.mu);
+      s_.order.push_back(k);
+    }
+    if (k.m.x / 8 == s_.fail_x) {
+      error = "style exploded";
+      return false;
+    }
+    pngs.assign(64, "tile of " + std::to_string(k.m.x));
+    return true;
+  }
+
+ private:
+  Shared& s_;
+};
+
+Scheduler::Options options(int slots) {
+  Scheduler::Options o;
+  o.render_slots = slots;
+  o.capacity = {8, 8, 8, 64};
+  return o;
+}
+
+struct Fixture {
+  FakeBackend::Shared shared;
+  std::atomic<int> stored{0};
+  std::unique_ptr<RenderQueue> queue;
+
+  explicit Fixture(int slots) {
+    queue = std::make_unique<RenderQueue>(
+        options(slots), [this](std::string&) { return std::make_unique<FakeBackend>(shared); },
+        [this](const MetatileKey&, RenderOutcome&) { ++stored; });
+    std::string error;
+    if (!queue->start(error)) throw std::runtime_error(error);
+  }
+};
+
+TEST(RenderQueue, SixteenRequestsIntoOneMetatileRenderItOnce) {
+  testing::Gate gate;
+  Fixture f(2);
+  f.shared.gate = &gate;
+  std::vector<std::future<std::shared_ptr<const RenderOutcome>>> results;
+  std::vector<std::shared_ptr<std::promise<std::shared_ptr<const RenderOutcome>>>> promises;
+  for (int i = 0; i < 16; ++i) {
+    auto p = std::make_shared<std::promise<std::shared_ptr<const RenderOutcome>>>();
+    results.push_back(p->get_future());
+    f.queue->submit(key(1), Priority::kInteractive, [p](auto outcome) { p->set_value(outcome); });
+    promises.push_back(p);
+  }
+  gate.release();
+  for (auto& r : results) {
+    auto outcome = r.get();
+    EXPECT_TRUE(outcome->ok);
+    EXPECT_EQ(outcome->pngs.at(5), "tile of 8");
+  }
+  EXPECT_EQ(f.shared.calls, 1);
+  EXPECT_EQ(f.stored, 1);
+  EXPECT_EQ(f.queue->counters().coalesced, 15);
+}
+
+TEST(RenderQueue, InteractiveWorkPassesAQueuedBulkBacklog) {
+  testing::Gate gate;
+  Fixture f(2);
+  f.shared.gate = &gate;
+  std::atomic<int> bulk_done{0};
+  for (int i = 0; i < 30; ++i) {
+    f.queue->submit(key(100 + i), Priority::kBulk, [&](auto) { ++bulk_done; });
+  }
+  ASSERT_TRUE(gate.waitForWaiting(1));  // bulk has its one slot; 29 wait
+  EXPECT_EQ(f.queue->rendering(), 1) << "bulk leaves the other slot free";
+  std::promise<void> live;
+  f.queue->submit(key(1), Priority::kInteractive, [&](auto) { live.set_value(); });
+  // The live request is rendering before any of the backlog moved on.
+  ASSERT_TRUE(gate.waitForWaiting(2));
+  EXPECT_EQ(f.queue->queued(Priority::kBulk), 29u);
+  gate.release();
+  live.get_future().get();
+  ASSERT_TRUE(testing::waitFor([&] { return bulk_done == 30; }));
+  std::lock_guard lock(f.shared.mu);
+  auto first_live = std::find(f.shared.order.begin(), f.shared.order.end(), key(1));
+  EXPECT_LE(first_live - f.shared.order.begin(), 2);
+}
+
+TEST(RenderQueue, AFullClassIsRefusedAndCounted) {
+  testing::Gate gate;
+  Fixture f(1);
+  f.shared.gate = &gate;
+  f.queue->submit(key(0), Priority::kInteractive);  // rendering, held
+  ASSERT_TRUE(gate.waitForWaiting(1));
+  for (int i = 1; i <= 8; ++i) {
+    EXPECT_EQ(f.queue->submit(key(i), Priority::kInteractive).admit, Scheduler::Admit::kQueued);
+  }
+  bool called = false;
+  auto refused = f.queue->submit(key(9), Priority::kInteractive, [&](auto) { called = true; });
+  EXPECT_EQ(refused.admit, Scheduler::Admit::kFull);
+  EXPECT_EQ(f.queue->counters().refused, 1);
+  gate.release();
+  ASSERT_TRUE(testing::waitFor([&] { return f.shared.calls == 9; }));
+  EXPECT_FALSE(called);
+}
+
+TEST(RenderQueue, ACancelledWaiterIsNotToldAndItsJobIsDropped) {
+  testing::Gate gate;
+  Fixture f(1);
+  f.shared.gate = &gate;
+  f.queue->submit(key(0), Priority::kInteractive);
+  ASSERT_TRUE(gate.waitForWaiting(1));
+  std::atomic<bool> told{false};
+  auto s = f.queue->submit(key(1), Priority::kInteractive, [&](auto) { told = true; });
+  f.queue->cancel(key(1), s.waiter);
+  EXPECT_EQ(f.queue->counters().dropped, 1);
+  EXPECT_FALSE(f.queue->find(key(1)));
+  gate.release();
+  ASSERT_TRUE(testing::waitFor([&] { return f.shared.calls == 1 && f.queue->rendering() == 0; }));
+  EXPECT_FALSE(told);
+}
+
+TEST(RenderQueue, AFailedRenderReachesEveryWaiterWithItsReason) {
+  Fixture f(2);
+  f.shared.fail_x = 3;
+  std::promise<std::shared_ptr<const RenderOutcome>> p;
+  f.queue->submit(key(3), Priority::kInteractive, [&](auto outcome) { p.set_value(outcome); });
+  auto outcome = p.get_future().get();
+  EXPECT_FALSE(outcome->ok);
+  EXPECT_EQ(outcome->error, "style exploded");
+  EXPECT_EQ(f.queue->counters().failures, 1);
+}
+
+TEST(RenderQueue, StoppingTellsWhoStillWaits) {
+  testing::Gate gate;
+  auto f = std::make_unique<Fixture>(1);
+  f->shared.gate = &gate;
+  f->queue->submit(key(0), Priority::kInteractive);
+  ASSERT_TRUE(gate.waitForWaiting(1));
+  std::promise<std::string> p;
+  f->queue->submit(key(1), Priority::kInteractive, [&](auto o) { p.set_value(o->error); });
+  std::thread stopper([&] { f->queue->stop(); });
+  ASSERT_TRUE(testing::waitFor([&] { return !f->queue->running(); }));
+  gate.release();
+  stopper.join();
+  EXPECT_EQ(p.get_future().get(), "shutting down");
+}
+
+}  // namespace
+}  // namespace thrum::tile
