@@ -2,7 +2,7 @@
 // dispatcher (metatiles, priority classes, coalescing, a renderd-compatible
 // cache). Tiles are 256 px PNGs of the Web Mercator XYZ scheme: zoom z has
 // 2^z x 2^z tiles, x grows east, y south.
-namespace cpp thrum.tile
+namespace cpp thrum.tile.api
 namespace java thrum.tile
 namespace py thrum_tile
 

@@ -71,6 +71,7 @@ class RenderQueue {
 
   std::optional<Scheduler::Job> find(const MetatileKey& key) const;
   size_t queued(Priority p) const;
+  size_t capacity(Priority p) const { return options_.capacity[static_cast<int>(p)]; }
   int rendering() const;
   bool running() const {
     std::lock_guard lock(mu_);

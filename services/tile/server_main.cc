@@ -1,0 +1,169 @@
+// thrum-tile-server: map tiles rendered by Mapnik behind a queue dispatcher.
+//
+//   thrum-tile-server --listen 127.0.0.1:7070 --tile-dir /var/cache/thrum-tile
+//       --data-dir /var/lib/thrum-tile/shp --style world=/usr/share/thrum/world.xml
+//
+// Every setting is also a TOML key (--config FILE) and an environment
+// variable (THRUM_TILE_DIR, ...); --help lists them, --check-config prints
+// the effective configuration. Prints "listening on ADDR" per endpoint once
+// it accepts; drains on SIGTERM or SIGINT.
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "framework/config/config.h"
+#include "framework/server/server.h"
+#include "services/tile/renderer.h"
+#include "services/tile/tile_service.h"
+
+namespace {
+
+using namespace thrum::tile;
+
+// One Mapnik renderer per render thread.
+class MapnikBackend : public RenderBackend {
+ public:
+  MapnikBackend(const std::vector<StyleSource>& styles, thrum::io::TaskPool* encoder,
+                std::string& error)
+      : renderer_(styles, encoder, error) {}
+  bool render(const MetatileKey& key, std::vector<std::string>& pngs, std::string& error) override {
+    return renderer_.render(key.style, key.m, pngs, error);
+  }
+
+ private:
+  Renderer renderer_;
+};
+
+std::optional<std::string> checkStyle(const std::string& text) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
+    return "a style is NAME=FILE.xml, not '" + text + "'";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  thrum::holdShutdownSignals();
+  thrum::tuneAllocator();
+  thrum::ServerOptions options;
+  options.workers = 64;  // handlers may wait for renders; hits need free workers
+  std::vector<std::string> listen{"127.0.0.1:7070"};
+  std::string tile_dir = "tile-cache";
+  std::string data_dir = "tile-data/shp";
+  std::vector<std::string> styles{"world=services/tile/style/world.xml"};
+  int min_zoom = 0, max_zoom = 12, render_threads = 2, encode_threads = 0;
+  int interactive = 1024, prefetch = 4096, dirty = 65536, bulk = 65536;
+  int aging_ms = 60000, deadline_ms = 30000, max_waiters = 48;
+  std::string log_level = "info";
+
+  thrum::config::Schema schema("thrum-tile-server", "THRUM_");
+  schema
+      .list("listen", &listen, "endpoint to listen on (HOST:PORT, tcp:, unix:, tls:, sasl=...)",
+            [](const std::string& text) -> std::optional<std::string> {
+              std::string error;
+              if (thrum::endpoint::parseListenSpec(text, error)) return std::nullopt;
+              return error;
+            })
+      .text("tile-dir", &tile_dir, "metatile cache (renderd's layout)")
+      .text("data-dir", &data_dir, "shapefiles the styles read (deploy/prepare-data.sh)")
+      .list("style", &styles, "a map style, NAME=FILE.xml (repeatable)", checkStyle)
+      .integer("min-zoom", &min_zoom, 0, kMaxZoom, "lowest zoom served")
+      .integer("max-zoom", &max_zoom, 0, kMaxZoom, "highest zoom served")
+      .integer("render-threads", &render_threads, 1, 256, "metatiles rendered at once")
+      .integer("encode-threads", &encode_threads, 0, 256, "PNG encoding helpers (0: one per CPU)")
+      .integer("queue-interactive", &interactive, 1, 1 << 24, "interactive jobs queued at most")
+      .integer("queue-prefetch", &prefetch, 1, 1 << 24, "prefetch jobs queued at most")
+      .integer("queue-dirty", &dirty, 1, 1 << 24, "dirty jobs queued at most")
+      .integer("queue-bulk", &bulk, 1, 1 << 24, "bulk jobs queued at most")
+      .integer("aging-ms", &aging_ms, 1, 86400000,
+               "a queued job counts as one class more urgent per this much waiting")
+      .integer("deadline-ms", &deadline_ms, 1, 3600000,
+               "how long a request waits for a render unless it says")
+      .integer("max-render-waiters", &max_waiters, 1, 1 << 20,
+               "requests waiting for renders at once (keep below --workers)")
+      .integer("io-threads", &options.io_threads, 1, 256, "I/O threads")
+      .integer("workers", &options.workers, 1, 4096, "worker threads")
+      .choice("log-level", &log_level, {"trace", "debug", "info", "warn", "error"}, "log level");
+  switch (schema.load(argc, argv, std::cout, std::cerr)) {
+    case thrum::config::Outcome::kRun:
+      break;
+    case thrum::config::Outcome::kExitOk:
+      return 0;
+    case thrum::config::Outcome::kExitError:
+      return 2;
+  }
+  spdlog::set_default_logger(spdlog::stderr_color_mt("thrum-tile"));
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  if (min_zoom > max_zoom) {
+    std::cerr << "min-zoom " << min_zoom << " is above max-zoom " << max_zoom << "\n";
+    return 2;
+  }
+
+  std::string error;
+  if (!Renderer::initMapnik(error)) {
+    std::cerr << error << "\n";
+    return 2;
+  }
+  std::vector<StyleSource> sources;
+  TileServiceOptions service;
+  for (const auto& s : styles) {
+    size_t eq = s.find('=');
+    sources.push_back({s.substr(0, eq), s.substr(eq + 1), data_dir});
+    service.styles.push_back({s.substr(0, eq), min_zoom, max_zoom});
+  }
+  service.max_render_waiters = max_waiters;
+  service.default_deadline = std::chrono::milliseconds(deadline_ms);
+
+  int encoders =
+      encode_threads > 0 ? encode_threads : static_cast<int>(std::thread::hardware_concurrency());
+  thrum::io::TaskPool encoder(static_cast<size_t>(std::max(1, encoders)), 1024, "thrum-encode");
+  encoder.start();
+  TileCache cache(tile_dir);
+  Scheduler::Options queue_options;
+  queue_options.render_slots = render_threads;
+  queue_options.capacity = {static_cast<size_t>(interactive), static_cast<size_t>(prefetch),
+                            static_cast<size_t>(dirty), static_cast<size_t>(bulk)};
+  queue_options.aging_step = std::chrono::milliseconds(aging_ms);
+  RenderQueue queue(
+      queue_options,
+      [&](std::string& e) -> std::unique_ptr<RenderBackend> {
+        auto backend = std::make_unique<MapnikBackend>(sources, &encoder, e);
+        return e.empty() ? std::move(backend) : nullptr;
+      },
+      [&](const MetatileKey& key, RenderOutcome& outcome) {
+        if (!outcome.ok) {
+          spdlog::warn("render {}/{}/{}/{} failed: {}", key.style, key.m.z, key.m.x, key.m.y,
+                       outcome.error);
+          return;
+        }
+        std::string why;
+        if (!cache.put(key, outcome.pngs, why)) spdlog::error("cache: {}", why);
+      });
+  if (!queue.start(error)) {  // loads every style in every render thread
+    std::cerr << error << "\n";
+    return 2;
+  }
+
+  thrum::Server server(std::make_shared<api::TileServiceProcessor>(
+                           std::make_shared<TileServiceHandler>(service, cache, queue)),
+                       options);
+  for (const auto& text : listen) {
+    if (server.listen(text, &error)) {
+      std::cerr << "--listen: " << error << "\n";
+      return 1;
+    }
+  }
+  server.start();
+  for (const auto& where : server.listeningOn()) std::cout << "listening on " << where << "\n";
+  std::cout.flush();
+  thrum::runUntilSignal(server);
+  queue.stop();
+  encoder.stop();
+  return 0;
+}

@@ -1,0 +1,57 @@
+// TileCache: renderd's metatile directory on disk, plus which metatiles
+// have been marked dirty. Thread-safe; reads go straight to the file (one
+// header and one tile), so a hit costs tens of microseconds and takes no
+// lock that a render holds.
+//
+// A file that is truncated, corrupt or names another metatile is never
+// served: get() says "absent" (and counts it), so the caller renders it
+// again and the new file replaces the bad one.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "services/tile/scheduler.h"
+#include "services/tile/tile_math.h"
+
+namespace thrum::tile {
+
+struct CachedTile {
+  std::string png;
+  std::string version;  // from the file's mtime and size: changes with every render
+  int64_t written_at_ms = 0;
+};
+
+class TileCache {
+ public:
+  explicit TileCache(std::string dir) : dir_(std::move(dir)) {}
+
+  const std::string& dir() const { return dir_; }
+  std::string path(const MetatileKey& key) const { return metaPath(dir_, key.style, key.m); }
+
+  std::optional<CachedTile> get(const std::string& style, const TileId& t);
+  // Writes the metatile's file atomically and clears its dirty mark;
+  // false with `error` when the disk refuses.
+  bool put(const MetatileKey& key, const std::vector<std::string>& pngs, std::string& error);
+  // When the metatile's file was written (unix ms), if it exists.
+  std::optional<int64_t> writtenAt(const MetatileKey& key) const;
+  // The version a file written now would report, for a tile just rendered.
+  std::optional<std::string> version(const MetatileKey& key) const;
+
+  void markDirty(const MetatileKey& key);
+  bool dirty(const MetatileKey& key) const;
+
+  int64_t corrupt() const { return corrupt_.load(); }
+
+ private:
+  std::string dir_;
+  mutable std::mutex mu_;
+  std::set<MetatileKey> dirty_;
+  std::atomic<int64_t> corrupt_{0};
+};
+
+}  // namespace thrum::tile

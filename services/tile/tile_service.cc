@@ -1,0 +1,285 @@
+#include "services/tile/tile_service.h"
+
+#include <algorithm>
+#include <future>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+namespace thrum::tile {
+namespace {
+
+Priority fromApi(api::Priority::type p) {
+  switch (p) {
+    case api::Priority::INTERACTIVE:
+      return Priority::kInteractive;
+    case api::Priority::PREFETCH:
+      return Priority::kPrefetch;
+    case api::Priority::DIRTY:
+      return Priority::kDirty;
+    case api::Priority::BULK:
+      return Priority::kBulk;
+  }
+  return Priority::kInteractive;
+}
+
+api::Priority::type toApi(Priority p) {
+  return static_cast<api::Priority::type>(static_cast<int>(p));
+}
+
+[[noreturn]] void invalid(const std::string& reason) {
+  api::InvalidRequest e;
+  e.reason = reason;
+  throw e;
+}
+
+// Holds one of the handler's render-waiting places for its lifetime.
+class WaiterSlot {
+ public:
+  WaiterSlot(std::atomic<int>& count, int max) : count_(count) {
+    taken_ = count_.fetch_add(1) < max;
+    if (!taken_) count_.fetch_sub(1);
+  }
+  ~WaiterSlot() {
+    if (taken_) count_.fetch_sub(1);
+  }
+  bool taken() const { return taken_; }
+
+ private:
+  std::atomic<int>& count_;
+  bool taken_;
+};
+
+}  // namespace
+
+TileServiceHandler::TileServiceHandler(TileServiceOptions options, TileCache& cache,
+                                       RenderQueue& queue)
+    : options_(std::move(options)), cache_(cache), queue_(queue) {
+  for (const auto& s : options_.styles) styles_[s.name] = s;
+}
+
+TileServiceHandler::Wanted TileServiceHandler::check(const std::string& style, int z, int x,
+                                                     int y) const {
+  auto it = styles_.find(style);
+  if (it == styles_.end()) invalid("unknown style '" + style + "'");
+  const StyleInfo& s = it->second;
+  if (z < s.min_zoom || z > s.max_zoom) {
+    invalid("z " + std::to_string(z) + " is outside " + style + "'s zoom range " +
+            std::to_string(s.min_zoom) + ".." + std::to_string(s.max_zoom));
+  }
+  TileId t{z, x, y};
+  if (std::string why = checkTile(t); !why.empty()) invalid(why);
+  return {{style, metatileOf(t)}, t, Priority::kInteractive, options_.default_deadline};
+}
+
+TileServiceHandler::Wanted TileServiceHandler::check(const api::TileRequest& r) const {
+  Wanted w = check(r.style, r.z, r.x, r.y);
+  w.priority = fromApi(r.priority);
+  if (r.__isset.deadline_ms) {
+    if (r.deadline_ms <= 0) invalid("deadline_ms must be positive");
+    w.deadline = std::chrono::milliseconds(r.deadline_ms);
+  }
+  return w;
+}
+
+void TileServiceHandler::overloaded(Priority p, const std::string& why) const {
+  api::Overloaded e;
+  e.full_class = toApi(p);
+  // A render's mean time for every job ahead, spread over the slots.
+  const auto& c = queue_.counters();
+  int64_t done = std::max<int64_t>(1, c.renders + c.failures);
+  int64_t mean_ms = std::max<int64_t>(50, c.render_ms / done);
+  e.retry_after_ms = static_cast<int32_t>(std::min<int64_t>(
+      60000,
+      mean_ms * static_cast<int64_t>(queue_.queued(p) + 1) / std::max(1, queue_.rendering() + 1)));
+  e.reason = why;
+  throw e;
+}
+
+api::Tile TileServiceHandler::rendered(const Wanted& w) {
+  WaiterSlot slot(render_waiters_, options_.max_render_waiters);
+  if (!slot.taken()) {
+    overloaded(w.priority, "too many requests are waiting for renders (" +
+                               std::to_string(options_.max_render_waiters) + ")");
+  }
+  auto promise = std::make_shared<std::promise<std::shared_ptr<const RenderOutcome>>>();
+  auto submitted =
+      queue_.submit(w.key, w.priority, [promise](auto outcome) { promise->set_value(outcome); });
+  if (submitted.admit == Scheduler::Admit::kFull) {
+    overloaded(w.priority, std::string("the ") + toString(w.priority) + " queue is full (" +
+                               std::to_string(queue_.queued(w.priority)) + " metatiles)");
+  }
+  auto future = promise->get_future();
+  if (future.wait_for(w.deadline) != std::future_status::ready) {
+    queue_.cancel(w.key, submitted.waiter);
+    api::RenderFailed e;
+    e.reason = "deadline: no render within " + std::to_string(w.deadline.count()) +
+               " ms (it goes on if others still want it)";
+    throw e;
+  }
+  std::shared_ptr<const RenderOutcome> outcome = future.get();
+  if (!outcome->ok) {
+    api::RenderFailed e;
+    e.reason = outcome->error;
+    throw e;
+  }
+  api::Tile tile;
+  tile.png = outcome->pngs.at(metaIndex(w.tile));
+  tile.source = api::Source::RENDERED;
+  tile.render_ms = static_cast<int32_t>(outcome->took.count());
+  tile.version = cache_.version(w.key).value_or("unsaved");
+  return tile;
+}
+
+void TileServiceHandler::getTile(api::Tile& out, const api::TileRequest& request) {
+  Wanted w = check(request);
+  ++requests_;
+  if (auto hit = cache_.get(w.key.style, w.tile)) {
+    ++hits_;
+    out.png = std::move(hit->png);
+    out.source = api::Source::CACHE;
+    out.render_ms = 0;
+    out.version = std::move(hit->version);
+    return;
+  }
+  out = rendered(w);
+}
+
+void TileServiceHandler::getTiles(std::vector<api::TileResult>& out,
+                                  const std::vector<api::TileRequest>& requests) {
+  std::vector<Wanted> wanted;
+  for (const auto& r : requests) wanted.push_back(check(r));  // all valid, or nothing runs
+  // Queue every miss first, so their metatiles render side by side.
+  for (const auto& w : wanted) {
+    if (!cache_.get(w.key.style, w.tile)) queue_.submit(w.key, w.priority);
+  }
+  out.clear();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    api::TileResult result;
+    try {
+      getTile(result.tile, requests[i]);
+      result.__isset.tile = true;
+    } catch (const api::Overloaded& e) {
+      result.__set_error("overloaded: " + e.reason);
+    } catch (const api::RenderFailed& e) {
+      result.__set_error("render failed: " + e.reason);
+    }
+    out.push_back(std::move(result));
+  }
+}
+
+int32_t TileServiceHandler::enqueue(const std::vector<api::TileRequest>& requests) {
+  std::vector<Wanted> wanted;
+  for (const auto& r : requests) wanted.push_back(check(r));
+  std::set<MetatileKey> seen;
+  int32_t jobs = 0;
+  for (const auto& w : wanted) {
+    if (!seen.insert(w.key).second) continue;
+    if (w.priority == Priority::kDirty) {
+      cache_.markDirty(w.key);
+    } else if (cache_.writtenAt(w.key) && !cache_.dirty(w.key)) {
+      continue;  // already rendered
+    }
+    if (queue_.submit(w.key, w.priority).admit == Scheduler::Admit::kFull) {
+      overloaded(w.priority, std::string("the ") + toString(w.priority) + " queue is full after " +
+                                 std::to_string(jobs) + " of these were queued");
+    }
+    ++jobs;
+  }
+  return jobs;
+}
+
+void TileServiceHandler::status(api::MetatileStatus& out, const std::string& style, int32_t z,
+                                int32_t x, int32_t y) {
+  Wanted w = check(style, z, x, y);
+  out = api::MetatileStatus();
+  out.dirty = cache_.dirty(w.key);
+  if (auto job = queue_.find(w.key)) {
+    out.state = job->rendering ? api::MetatileState::RENDERING : api::MetatileState::QUEUED;
+    out.__set_queued_as(toApi(job->priority));
+  } else if (auto at = cache_.writtenAt(w.key)) {
+    out.state = api::MetatileState::CACHED;
+    out.__set_cached_at_ms(*at);
+  } else {
+    out.state = api::MetatileState::ABSENT;
+  }
+}
+
+int32_t TileServiceHandler::markDirty(const std::vector<api::TileRequest>& tiles) {
+  std::vector<api::TileRequest> dirty = tiles;
+  for (auto& t : dirty) t.__set_priority(api::Priority::DIRTY);
+  return enqueue(dirty);
+}
+
+int32_t TileServiceHandler::markRangeDirty(const std::string& style, int32_t min_zoom,
+                                           int32_t max_zoom, const api::BoundingBox& box) {
+  check(style, min_zoom, 0, 0);
+  check(style, max_zoom, 0, 0);
+  if (min_zoom > max_zoom) invalid("min_zoom is above max_zoom");
+  double west = -180, south = -85.05112878, east = 180, north = 85.05112878;
+  if (box.west != 0 || box.south != 0 || box.east != 0 || box.north != 0) {
+    if (box.west >= box.east || box.south >= box.north) invalid("the box is empty");
+    west = box.west, south = box.south, east = box.east, north = box.north;
+  }
+  int64_t total = 0;
+  for (int z = min_zoom; z <= max_zoom; ++z) {
+    TileId a = tileAt(west, north, z), b = tileAt(east, south, z);
+    total += ((b.x / 8) - (a.x / 8) + 1) * int64_t{(b.y / 8) - (a.y / 8) + 1};
+  }
+  if (total > options_.max_range_metatiles) {
+    invalid("the range holds " + std::to_string(total) + " metatiles, more than " +
+            std::to_string(options_.max_range_metatiles));
+  }
+  int32_t marked = 0;
+  for (int z = min_zoom; z <= max_zoom; ++z) {
+    TileId a = tileAt(west, north, z), b = tileAt(east, south, z);
+    for (int mx = a.x & ~7; mx <= b.x; mx += 8) {
+      for (int my = a.y & ~7; my <= b.y; my += 8) {
+        MetatileKey key{style, {z, mx, my}};
+        if (!cache_.writtenAt(key)) continue;  // nothing to refresh
+        cache_.markDirty(key);
+        if (queue_.submit(key, Priority::kDirty).admit == Scheduler::Admit::kFull) {
+          overloaded(Priority::kDirty, "the dirty queue is full after " + std::to_string(marked) +
+                                           " metatiles were marked");
+        }
+        ++marked;
+      }
+    }
+  }
+  return marked;
+}
+
+void TileServiceHandler::listMaps(std::vector<api::MapInfo>& out) {
+  out.clear();
+  for (const auto& s : options_.styles) {
+    api::MapInfo m;
+    m.name = s.name;
+    m.min_zoom = s.min_zoom;
+    m.max_zoom = s.max_zoom;
+    out.push_back(m);
+  }
+}
+
+void TileServiceHandler::stats(api::Stats& out) {
+  const auto& c = queue_.counters();
+  out.requests = requests_;
+  out.cache_hits = hits_;
+  out.renders = c.renders;
+  out.render_failures = c.failures;
+  out.coalesced = c.coalesced;
+  out.promoted = c.promoted;
+  out.overloaded = c.refused;
+  out.rendering = queue_.rendering();
+  out.queues.clear();
+  for (int p = 0; p < kPriorities; ++p) {
+    api::QueueStats q;
+    q.priority = static_cast<api::Priority::type>(p);
+    q.queued = static_cast<int64_t>(queue_.queued(static_cast<Priority>(p)));
+    q.capacity = static_cast<int64_t>(queue_.capacity(static_cast<Priority>(p)));
+    out.queues.push_back(q);
+  }
+  int64_t done = c.renders + c.failures;
+  out.mean_render_ms = done > 0 ? static_cast<double>(c.render_ms) / static_cast<double>(done) : 0;
+}
+
+}  // namespace thrum::tile
