@@ -17,26 +17,12 @@
 
 #include "framework/config/config.h"
 #include "framework/server/server.h"
-#include "services/tile/renderer.h"
+#include "services/tile/mapnik_backend.h"
 #include "services/tile/tile_service.h"
 
 namespace {
 
 using namespace thrum::tile;
-
-// One Mapnik renderer per render thread.
-class MapnikBackend : public RenderBackend {
- public:
-  MapnikBackend(const std::vector<StyleSource>& styles, thrum::io::TaskPool* encoder,
-                std::string& error)
-      : renderer_(styles, encoder, error) {}
-  bool render(const MetatileKey& key, std::vector<std::string>& pngs, std::string& error) override {
-    return renderer_.render(key.style, key.m, pngs, error);
-  }
-
- private:
-  Renderer renderer_;
-};
 
 std::optional<std::string> checkStyle(const std::string& text) {
   size_t eq = text.find('=');

@@ -1,0 +1,26 @@
+// The render queue's backend that renders with Mapnik: one per render
+// thread (a Renderer owns that thread's mapnik::Maps).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "services/tile/render_queue.h"
+#include "services/tile/renderer.h"
+
+namespace thrum::tile {
+
+class MapnikBackend : public RenderBackend {
+ public:
+  MapnikBackend(const std::vector<StyleSource>& styles, io::TaskPool* encoder, std::string& error)
+      : renderer_(styles, encoder, error) {}
+
+  bool render(const MetatileKey& key, std::vector<std::string>& pngs, std::string& error) override {
+    return renderer_.render(key.style, key.m, pngs, error);
+  }
+
+ private:
+  Renderer renderer_;
+};
+
+}  // namespace thrum::tile

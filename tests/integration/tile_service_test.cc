@@ -1,0 +1,264 @@
+// The tile service over real sockets with real Mapnik and the world data:
+// thrum's server, the Thrift handler, the render queue and the cache, called
+// by the stock generated C++ client.
+#include "services/tile/tile_service.h"
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "TileService.h"
+#include "framework/client/connect.h"
+#include "framework/server/server.h"
+#include "services/tile/mapnik_backend.h"
+
+#include <mapnik/image.hpp>
+#include <mapnik/image_any.hpp>
+#include <mapnik/image_reader.hpp>
+
+namespace thrum::tile {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kData = THRUM_TILE_DATA "/shp";
+const std::string kStyle = THRUM_SOURCE_DIR "/services/tile/style/world.xml";
+
+bool isTilePng(const std::string& png) {
+  std::unique_ptr<mapnik::image_reader> reader(mapnik::get_image_reader(png.data(), png.size()));
+  return reader && reader->width() == 256 && reader->height() == 256;
+}
+
+// A whole tile server on 127.0.0.1:0 over a cache directory.
+class TileStack {
+ public:
+  TileStack(const std::string& cache_dir, Scheduler::Options queue_options = defaults())
+      : cache_(cache_dir) {
+    std::string error;
+    if (!Renderer::initMapnik(error)) throw std::runtime_error(error);
+    encoder_.start();
+    std::vector<StyleSource> sources{{"world", kStyle, kData}};
+    queue_ = std::make_unique<RenderQueue>(
+        queue_options,
+        [this, sources](std::string& e) -> std::unique_ptr<RenderBackend> {
+          auto b = std::make_unique<MapnikBackend>(sources, &encoder_, e);
+          return e.empty() ? std::move(b) : nullptr;
+        },
+        [this](const MetatileKey& key, RenderOutcome& o) {
+          std::string why;
+          if (o.ok && !cache_.put(key, o.pngs, why)) throw std::runtime_error(why);
+        });
+    if (!queue_->start(error)) throw std::runtime_error(error);
+    TileServiceOptions service;
+    service.styles = {{"world", 0, 12}};
+    server_ = std::make_unique<Server>(std::make_shared<api::TileServiceProcessor>(
+        std::make_shared<TileServiceHandler>(service, cache_, *queue_)));
+    if (server_->listen("tcp:port=0:interface=127.0.0.1", &error)) {
+      throw std::runtime_error(error);
+    }
+    server_->start();
+  }
+  ~TileStack() {
+    server_->stop();
+    queue_->stop();
+  }
+
+  static Scheduler::Options defaults() {
+    Scheduler::Options o;
+    o.render_slots = 2;
+    return o;
+  }
+
+  // A connected client; keep the connection alive as long as the client.
+  struct Client {
+    client::Connection conn;
+    std::unique_ptr<api::TileServiceClient> api;
+    api::TileServiceClient* operator->() { return api.get(); }
+  };
+  Client client() {
+    std::string error;
+    auto conn = client::connect("tcp:host=127.0.0.1:port=" + std::to_string(server_->port()),
+                                {.io_timeout = std::chrono::milliseconds(60000)}, error);
+    if (!conn) throw std::runtime_error(error);
+    Client c{*conn, nullptr};
+    c.api = std::make_unique<api::TileServiceClient>(c.conn.protocol);
+    return c;
+  }
+
+  TileCache& cache() { return cache_; }
+
+ private:
+  TileCache cache_;
+  io::TaskPool encoder_{2, 256, "test-encode"};
+  std::unique_ptr<RenderQueue> queue_;
+  std::unique_ptr<Server> server_;
+};
+
+api::TileRequest req(int z, int x, int y, api::Priority::type p = api::Priority::INTERACTIVE) {
+  api::TileRequest r;
+  r.style = "world";
+  r.z = z;
+  r.x = x;
+  r.y = y;
+  r.__set_priority(p);
+  return r;
+}
+
+class TileService : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fs::exists(kData + "/countries.shp"))
+        << "no world data in " << kData << ": run deploy/prepare-data.sh";
+    std::string pattern = (fs::temp_directory_path() / "thrum-tiles-XXXXXX").string();
+    dir_ = mkdtemp(pattern.data());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(TileService, ASecondRequestIsServedFromTheCache) {
+  TileStack stack(dir_);
+  auto c = stack.client();
+  api::Tile first, second;
+  c->getTile(first, req(2, 1, 1));
+  EXPECT_EQ(first.source, api::Source::RENDERED);
+  EXPECT_GT(first.render_ms, 0);
+  EXPECT_TRUE(isTilePng(first.png));
+  c->getTile(second, req(2, 1, 1));
+  EXPECT_EQ(second.source, api::Source::CACHE);
+  EXPECT_EQ(second.png, first.png);
+  EXPECT_EQ(second.version, first.version);
+  api::Stats s;
+  c->stats(s);
+  EXPECT_EQ(s.renders, 1);
+  EXPECT_EQ(s.cache_hits, 1);
+}
+
+TEST_F(TileService, SixteenConcurrentRequestsIntoOneMetatileRenderItOnce) {
+  TileStack stack(dir_);
+  std::vector<std::string> pngs(16);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 16; ++i) {
+    callers.emplace_back([&, i] {
+      auto c = stack.client();
+      api::Tile t;
+      c->getTile(t, req(5, 16 + i % 8, 8 + i / 8));  // all inside metatile 5/16/8
+      pngs[i] = t.png;
+    });
+  }
+  for (auto& t : callers) t.join();
+  for (const auto& png : pngs) EXPECT_TRUE(isTilePng(png));
+  api::Stats s;
+  stack.client()->stats(s);
+  EXPECT_EQ(s.renders, 1);
+  EXPECT_EQ(s.requests, 16);
+  EXPECT_EQ(s.coalesced + s.cache_hits, 15) << "each either joined the render or hit its result";
+}
+
+TEST_F(TileService, AnInteractiveRequestIsAnsweredBeforeAQueuedBulkBacklog) {
+  TileStack stack(dir_);
+  auto c = stack.client();
+  std::vector<api::TileRequest> bulk;
+  for (int i = 0; i < 40; ++i)
+    bulk.push_back(req(6, (i % 8) * 8, (i / 8) * 8, api::Priority::BULK));
+  EXPECT_EQ(c->enqueue(bulk), 40);
+  api::Tile live;
+  c->getTile(live, req(6, 33, 18));
+  EXPECT_EQ(live.source, api::Source::RENDERED);
+  api::Stats s;
+  c->stats(s);
+  // Bulk keeps to one render slot; the live request took the other.
+  EXPECT_GE(s.queues.at(api::Priority::BULK).queued, 30) << "the backlog was still waiting";
+}
+
+TEST_F(TileService, AFullClassGetsTheOverloadedException) {
+  Scheduler::Options o = TileStack::defaults();
+  o.capacity = {1024, 2, 65536, 65536};
+  TileStack stack(dir_, o);
+  auto c = stack.client();
+  std::vector<api::TileRequest> prefetch;
+  for (int i = 0; i < 5; ++i) prefetch.push_back(req(6, i * 8, 0, api::Priority::PREFETCH));
+  try {
+    c->enqueue(prefetch);
+    ADD_FAILURE() << "five prefetch jobs fitted in a class of two";
+  } catch (const api::Overloaded& e) {
+    EXPECT_EQ(e.full_class, api::Priority::PREFETCH);
+    EXPECT_GT(e.retry_after_ms, 0);
+    EXPECT_NE(e.reason.find("the prefetch queue is full"), std::string::npos) << e.reason;
+  }
+  api::Tile live;
+  c->getTile(live, req(3, 4, 2));  // other classes still admit
+  EXPECT_TRUE(isTilePng(live.png));
+}
+
+TEST_F(TileService, ARestartKeepsTheCache) {
+  std::string png;
+  {
+    TileStack first(dir_);
+    api::Tile t;
+    first.client()->getTile(t, req(3, 4, 2));
+    png = t.png;
+  }
+  TileStack second(dir_);
+  api::Tile again;
+  second.client()->getTile(again, req(3, 4, 2));
+  EXPECT_EQ(again.source, api::Source::CACHE);
+  EXPECT_EQ(again.png, png);
+}
+
+TEST_F(TileService, ACorruptMetaFileIsRenderedAgainNeverServed) {
+  TileStack stack(dir_);
+  auto c = stack.client();
+  api::Tile t;
+  c->getTile(t, req(3, 4, 2));
+  std::string path = stack.cache().path({"world", {3, 0, 0}});
+  fs::resize_file(path, 600);  // past the header, into the first tiles
+  api::Tile again;
+  c->getTile(again, req(3, 4, 2));
+  EXPECT_EQ(again.source, api::Source::RENDERED);
+  EXPECT_EQ(again.png, t.png);
+  EXPECT_EQ(stack.cache().corrupt(), 1);
+  api::Tile third;
+  c->getTile(third, req(3, 4, 2));
+  EXPECT_EQ(third.source, api::Source::CACHE) << "the new file replaced the bad one";
+}
+
+TEST_F(TileService, BadRequestsNameTheirReason) {
+  TileStack stack(dir_);
+  auto c = stack.client();
+  api::Tile t;
+  auto reason = [&](const api::TileRequest& r) {
+    try {
+      c->getTile(t, r);
+    } catch (const api::InvalidRequest& e) {
+      return e.reason;
+    }
+    return std::string("accepted");
+  };
+  api::TileRequest unknown = req(1, 0, 0);
+  unknown.style = "wrld";
+  EXPECT_EQ(reason(unknown), "unknown style 'wrld'");
+  EXPECT_EQ(reason(req(13, 0, 0)), "z 13 is outside world's zoom range 0..12");
+  EXPECT_EQ(reason(req(6, 64, 0)), "x 64 is outside 0..63 at z 6");
+  api::TileRequest no_time = req(1, 0, 0);
+  no_time.__set_deadline_ms(0);
+  EXPECT_EQ(reason(no_time), "deadline_ms must be positive");
+}
+
+TEST_F(TileService, ARenderPastTheDeadlineFailsTheCallNotTheServer) {
+  TileStack stack(dir_);
+  auto c = stack.client();
+  api::TileRequest hurried = req(4, 8, 4);
+  hurried.__set_deadline_ms(1);
+  api::Tile t;
+  EXPECT_THROW(c->getTile(t, hurried), api::RenderFailed);
+  c->getTile(t, req(4, 9, 5));  // the connection and the server go on
+  EXPECT_TRUE(isTilePng(t.png));
+}
+
+}  // namespace
+}  // namespace thrum::tile
