@@ -1,6 +1,8 @@
 #include "services/tile/render_queue.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace thrum::tile {
 
@@ -16,15 +18,17 @@ RenderQueue::~RenderQueue() {
 
 bool RenderQueue::start(std::string& error) {
   std::vector<std::unique_ptr<RenderBackend>> made;
-  for (int i = 0; i < options_.render_slots; ++i) {
+  for (int i = 0; i < options_.render_slots + options_.reserved_slots; ++i) {
     auto backend = backends_(error);
     if (!backend) return false;
     made.push_back(std::move(backend));
   }
   std::lock_guard lock(mu_);
   running_ = true;
-  for (auto& backend : made) {
-    threads_.emplace_back([this, b = std::move(backend)]() mutable { run(std::move(b)); });
+  for (size_t i = 0; i < made.size(); ++i) {
+    bool reserved = static_cast<int>(i) >= options_.render_slots;
+    threads_.emplace_back(
+        [this, b = std::move(made[i]), reserved]() mutable { run(std::move(b), reserved); });
   }
   return true;
 }
@@ -63,7 +67,7 @@ RenderQueue::Submitted RenderQueue::submit(const MetatileKey& key, Priority p, D
     ++counters_.coalesced;
     ++counters_.promoted;
   }
-  work_.notify_one();
+  work_.notify_all();  // the thread that may take it is not any thread
   return out;
 }
 
@@ -88,18 +92,29 @@ int RenderQueue::rendering() const {
   return scheduler_.rendering();
 }
 
-void RenderQueue::run(std::unique_ptr<RenderBackend> backend) {
-  pthread_setname_np(pthread_self(), "thrum-render");
+void RenderQueue::run(std::unique_ptr<RenderBackend> backend, bool reserved) {
+  pthread_setname_np(pthread_self(), reserved ? "thrum-render-rl" : "thrum-render");
+  if (!reserved && background_nice_ > 0) {
+    // Linux: nice is per thread. Live renders on reserved threads then win
+    // the CPU from a bulk backlog.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), background_nice_);
+  }
   // Aging changes what may start without anything arriving: look again at
   // least this often.
   auto recheck = std::max(std::chrono::milliseconds(10), options_.aging_step / 4);
   std::unique_lock lock(mu_);
+  if (reserved) ++idle_reserved_;
   while (running_) {
-    std::optional<Scheduler::Job> job = scheduler_.start(Scheduler::Clock::now());
+    // A reserved thread takes live work only; a general one leaves live
+    // work to an idle reserved thread.
+    bool live = reserved || idle_reserved_ == 0;
+    std::optional<Scheduler::Job> job =
+        scheduler_.start(Scheduler::Clock::now(), live, /*background=*/!reserved);
     if (!job) {
       work_.wait_for(lock, recheck);
       continue;
     }
+    if (reserved) --idle_reserved_;
     lock.unlock();
     auto outcome = std::make_shared<RenderOutcome>();
     auto began = std::chrono::steady_clock::now();
@@ -119,8 +134,9 @@ void RenderQueue::run(std::unique_ptr<RenderBackend> backend) {
       tell.push_back(std::move(it->second));
       waiters_.erase(it);
     }
+    if (reserved) ++idle_reserved_;
     lock.unlock();
-    work_.notify_one();  // a slot is free: a held-back job may start
+    work_.notify_all();  // a slot is free: a held-back job may start
     for (auto& done : tell) done(outcome);
     lock.lock();
   }

@@ -1,5 +1,9 @@
 // RenderQueue: render threads working through the Scheduler. Each thread
-// owns its backend (a Mapnik Renderer: Maps are per thread); a finished
+// owns its backend (a Mapnik Renderer: Maps are per thread). There are
+// render_slots general threads and reserved_slots threads for live work
+// only; a general thread leaves live work to an idle reserved thread, and
+// may run at a lower CPU priority (background_nice) so that live renders
+// win the CPU from a bulk backlog. A finished
 // metatile is handed to `store` (the cache writes its .meta file) on the
 // render thread, then every waiter of the job is told, once.
 //
@@ -51,6 +55,8 @@ class RenderQueue {
   RenderQueue(Scheduler::Options options, BackendFactory backends, Store store);
   ~RenderQueue();
 
+  // The general threads' nice value (0 leaves it); set before start().
+  void setBackgroundNice(int nice) { background_nice_ = nice; }
   // Makes one backend per render slot and starts the threads; false with
   // the first backend's error.
   bool start(std::string& error);
@@ -85,7 +91,7 @@ class RenderQueue {
   const Counters& counters() const { return counters_; }
 
  private:
-  void run(std::unique_ptr<RenderBackend> backend);
+  void run(std::unique_ptr<RenderBackend> backend, bool reserved);
 
   Scheduler::Options options_;
   BackendFactory backends_;
@@ -96,6 +102,8 @@ class RenderQueue {
   std::map<WaiterId, Done> waiters_;
   WaiterId next_waiter_ = 1;
   bool running_ = false;
+  int idle_reserved_ = 0;
+  int background_nice_ = 0;
   std::vector<std::thread> threads_;
   Counters counters_;
 };

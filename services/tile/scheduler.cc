@@ -20,13 +20,6 @@ const char* toString(Priority p) {
 
 Scheduler::Scheduler(Options options) : options_(options) {}
 
-int Scheduler::maxRunning(int cls) const {
-  int set = options_.max_running[cls];
-  if (set > 0) return set;
-  return cls <= static_cast<int>(Priority::kPrefetch) ? options_.render_slots
-                                                      : std::max(1, options_.render_slots - 1);
-}
-
 void Scheduler::enqueue(Job& job) {
   int cls = static_cast<int>(job.priority);
   order_[cls].insert({job.queued_at, job.id});
@@ -87,16 +80,21 @@ Priority Scheduler::effective(const Job& job, Clock::time_point now) const {
       std::max<int64_t>(0, static_cast<int64_t>(job.priority) - static_cast<int64_t>(steps)));
 }
 
-std::optional<Scheduler::Job> Scheduler::start(Clock::time_point now) {
-  // Each class's oldest job is its best; the best of those, by class after
-  // aging and then by age, is the only candidate: if its bucket is full, a
-  // less urgent one's is too (limits shrink and counts grow with the class).
+std::optional<Scheduler::Job> Scheduler::start(Clock::time_point now, bool live, bool background) {
+  if (rendering() >= options_.render_slots + options_.reserved_slots) return std::nullopt;
+  int background_running =
+      running_[static_cast<int>(Priority::kDirty)] + running_[static_cast<int>(Priority::kBulk)];
+  bool background_fits = background && background_running < options_.render_slots;
+  // Each class's oldest job is its best; of those the caller may take, the
+  // best by class after aging, then by age.
   Job* best = nullptr;
   Priority best_class = Priority::kBulk;
   for (int cls = 0; cls < kPriorities; ++cls) {
     if (order_[cls].empty()) continue;
     Job& head = jobs_.at(by_id_.at(order_[cls].begin()->second));
     Priority eff = effective(head, now);
+    bool is_live = eff <= Priority::kPrefetch;
+    if (is_live ? !live : !background_fits) continue;
     if (best == nullptr || eff < best_class ||
         (eff == best_class && head.queued_at < best->queued_at)) {
       best = &head;
@@ -105,9 +103,6 @@ std::optional<Scheduler::Job> Scheduler::start(Clock::time_point now) {
   }
   if (best == nullptr) return std::nullopt;
   int cls = static_cast<int>(best_class);
-  int busy = 0;
-  for (int c = 0; c <= cls; ++c) busy += running_[c];
-  if (busy >= maxRunning(cls) || rendering() >= options_.render_slots) return std::nullopt;
   dequeue(*best);
   best->rendering = true;
   best->running_as = cls;

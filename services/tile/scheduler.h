@@ -9,9 +9,10 @@
 // - One job per metatile: a request for a metatile already queued or
 //   rendering joins that job (coalescing); a more urgent request promotes a
 //   queued job to its class. One render answers every waiter.
-// - Buckets: a job of class c may start only while fewer than
-//   `max_running[c]` jobs of class c or more urgent classes render. With the
-//   defaults, dirty and bulk never take the last render slot.
+// - Reserved slots, after Tirex's buckets: `render_slots` renders of any
+//   class at once, and `reserved_slots` more for live work (interactive,
+//   prefetch) only, so dirty and bulk never take the last slot. Background
+//   jobs count by the class they started as.
 // - Aging: a queued job counts as one class more urgent for every
 //   `aging_step` it has waited, so a bulk backlog is never starved forever.
 // - A queued job whose waiters all left, and which is not dirty or bulk,
@@ -53,11 +54,8 @@ class Scheduler {
 
   struct Options {
     std::array<size_t, kPriorities> capacity{1024, 4096, 65536, 65536};
-    // Jobs of a class or more urgent ones that may render at once; 0 means
-    // "render slots" (interactive, prefetch) or "render slots - 1, at
-    // least 1" (dirty, bulk).
-    std::array<int, kPriorities> max_running{0, 0, 0, 0};
-    int render_slots = 2;
+    int render_slots = 2;    // any class
+    int reserved_slots = 1;  // interactive and prefetch only
     std::chrono::milliseconds aging_step{60000};
   };
 
@@ -90,8 +88,9 @@ class Scheduler {
   bool leave(const MetatileKey& key, WaiterId waiter);
 
   // The next job allowed to start now, marked rendering; nullopt when none
-  // may (empty, or every bucket that has work is at its limit).
-  std::optional<Job> start(Clock::time_point now);
+  // may. `live` and `background` say which classes (after aging) the caller
+  // takes: a reserved render thread takes live work only.
+  std::optional<Job> start(Clock::time_point now, bool live = true, bool background = true);
 
   // The render of `key` ended; returns its job with every waiter to tell.
   Job finish(const MetatileKey& key);
@@ -106,7 +105,6 @@ class Scheduler {
   Priority effective(const Job& job, Clock::time_point now) const;
 
  private:
-  int maxRunning(int cls) const;
   void enqueue(Job& job);
   void dequeue(const Job& job);
 

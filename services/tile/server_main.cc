@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
   std::string tile_dir = "tile-cache";
   std::string data_dir = "tile-data/shp";
   std::vector<std::string> styles{"world=services/tile/style/world.xml"};
-  int min_zoom = 0, max_zoom = 12, render_threads = 2, encode_threads = 0;
+  int min_zoom = 0, max_zoom = 12, render_threads = 2, reserved_threads = 1, encode_threads = 0;
+  int background_nice = 10;
   int interactive = 1024, prefetch = 4096, dirty = 65536, bulk = 65536;
   int aging_ms = 60000, deadline_ms = 30000, max_waiters = 48;
   std::string log_level = "info";
@@ -61,7 +62,11 @@ int main(int argc, char** argv) {
       .list("style", &styles, "a map style, NAME=FILE.xml (repeatable)", checkStyle)
       .integer("min-zoom", &min_zoom, 0, kMaxZoom, "lowest zoom served")
       .integer("max-zoom", &max_zoom, 0, kMaxZoom, "highest zoom served")
-      .integer("render-threads", &render_threads, 1, 256, "metatiles rendered at once")
+      .integer("render-threads", &render_threads, 1, 256, "render threads for any priority")
+      .integer("reserved-render-threads", &reserved_threads, 0, 256,
+               "more render threads for interactive and prefetch work only")
+      .integer("background-nice", &background_nice, 0, 19,
+               "nice value of the general render threads, so live renders win the CPU")
       .integer("encode-threads", &encode_threads, 0, 256, "PNG encoding helpers (0: one per CPU)")
       .integer("queue-interactive", &interactive, 1, 1 << 24, "interactive jobs queued at most")
       .integer("queue-prefetch", &prefetch, 1, 1 << 24, "prefetch jobs queued at most")
@@ -113,6 +118,7 @@ int main(int argc, char** argv) {
   TileCache cache(tile_dir);
   Scheduler::Options queue_options;
   queue_options.render_slots = render_threads;
+  queue_options.reserved_slots = reserved_threads;
   queue_options.capacity = {static_cast<size_t>(interactive), static_cast<size_t>(prefetch),
                             static_cast<size_t>(dirty), static_cast<size_t>(bulk)};
   queue_options.aging_step = std::chrono::milliseconds(aging_ms);
@@ -131,6 +137,7 @@ int main(int argc, char** argv) {
         std::string why;
         if (!cache.put(key, outcome.pngs, why)) spdlog::error("cache: {}", why);
       });
+  queue.setBackgroundNice(background_nice);
   if (!queue.start(error)) {  // loads every style in every render thread
     std::cerr << error << "\n";
     return 2;

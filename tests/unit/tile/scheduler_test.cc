@@ -13,9 +13,10 @@ MetatileKey key(int x, int y = 0, int z = 10) {
   return {"world", {z, x * 8, y * 8}};
 }
 
-Scheduler::Options options(int slots = 2) {
+Scheduler::Options options(int slots = 2, int reserved = 0) {
   Scheduler::Options o;
   o.render_slots = slots;
+  o.reserved_slots = reserved;
   o.capacity = {4, 4, 4, 4};
   o.aging_step = milliseconds(1000);
   return o;
@@ -78,22 +79,34 @@ TEST(Scheduler, AMoreUrgentRequestPromotesAQueuedJob) {
   EXPECT_EQ(s.request(key(3), Priority::kBulk, 0, t), Admit::kJoined) << "never demoted";
 }
 
-TEST(Scheduler, BackgroundWorkNeverTakesTheLastSlot) {
-  Scheduler s(options(2));
+TEST(Scheduler, BackgroundWorkNeverTakesTheReservedSlot) {
+  Scheduler s(options(1, 1));
   auto t = Clock::now();
   for (int i = 0; i < 3; ++i) s.request(key(i), Priority::kBulk, 0, t);
   auto first = s.start(t);
   ASSERT_TRUE(first);
   EXPECT_FALSE(s.start(t)) << "the second slot is kept for live traffic";
   s.request(key(9), Priority::kInteractive, 1, t);
-  auto live = s.start(t);
+  auto live = s.start(t, /*live=*/true, /*background=*/false);  // as a reserved thread asks
   ASSERT_TRUE(live);
   EXPECT_EQ(live->key, key(9));
   EXPECT_EQ(s.rendering(), 2);
   s.finish(first->key);
-  EXPECT_FALSE(s.start(t)) << "nor while live work renders in the other";
-  s.finish(live->key);
-  EXPECT_TRUE(s.start(t));
+  auto next = s.start(t);
+  ASSERT_TRUE(next) << "bulk goes on in its own slot while live work renders";
+  EXPECT_EQ(next->key, key(1));
+  EXPECT_FALSE(s.start(t)) << "two rendering: every slot taken";
+}
+
+TEST(Scheduler, AReservedThreadTakesOnlyLiveWork) {
+  Scheduler s(options(2, 1));
+  auto t = Clock::now();
+  s.request(key(1), Priority::kBulk, 0, t);
+  EXPECT_FALSE(s.start(t, /*live=*/true, /*background=*/false));
+  s.request(key(2), Priority::kPrefetch, 0, t);
+  auto live = s.start(t, true, false);
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->key, key(2));
 }
 
 TEST(Scheduler, AgingLetsABulkBacklogThroughUnderConstantLiveTraffic) {
