@@ -16,7 +16,9 @@ namespace thrum::tile {
 constexpr int kTileSize = 256;                     // px
 constexpr int kMetatileSize = 8;                   // tiles per side
 constexpr int kMaxZoom = 24;                       // what the arithmetic below supports
-constexpr double kWorldHalf = 20037508.342789244;  // metres, EPSG:3857
+// Half the EPSG:3857 world in metres, rounded as renderd rounds it (its
+// tile2prj), so metatile bounds and therefore tiles are byte-identical.
+constexpr double kWorldHalf = 20037508.3428;
 
 struct TileId {
   int z = 0, x = 0, y = 0;
