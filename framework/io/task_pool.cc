@@ -1,11 +1,13 @@
 #include "framework/io/task_pool.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace thrum::io {
 
-TaskPool::TaskPool(size_t threads, size_t capacity, std::string name)
-    : threads_(threads), capacity_(capacity), name_(std::move(name)) {}
+TaskPool::TaskPool(size_t threads, size_t capacity, std::string name, int nice)
+    : threads_(threads), capacity_(capacity), name_(std::move(name)), nice_(nice) {}
 
 TaskPool::~TaskPool() {
   stop();
@@ -18,6 +20,7 @@ void TaskPool::start() {
   for (size_t i = 0; i < threads_; ++i) {
     workers_.emplace_back([this] {
       pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+      if (nice_ > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice_);
       run();
     });
   }

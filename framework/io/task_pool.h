@@ -23,7 +23,9 @@ namespace thrum::io {
 
 class TaskPool {
  public:
-  TaskPool(size_t threads, size_t capacity, std::string name);
+  // With `nice` > 0 the pool's threads run at that nice value (Linux: per
+  // thread), for work that should yield the CPU to everything else.
+  TaskPool(size_t threads, size_t capacity, std::string name, int nice = 0);
   ~TaskPool();
   TaskPool(const TaskPool&) = delete;
   TaskPool& operator=(const TaskPool&) = delete;
@@ -40,6 +42,7 @@ class TaskPool {
   const size_t threads_;
   const size_t capacity_;
   const std::string name_;
+  const int nice_;
   mutable std::mutex mu_;
   std::condition_variable ready_;
   std::deque<std::function<void()>> queue_;

@@ -113,7 +113,10 @@ int main(int argc, char** argv) {
 
   int encoders =
       encode_threads > 0 ? encode_threads : static_cast<int>(std::thread::hardware_concurrency());
-  thrum::io::TaskPool encoder(static_cast<size_t>(std::max(1, encoders)), 1024, "thrum-encode");
+  // Encoding helpers yield like the general render threads: a live render
+  // encodes its own tiles at full priority and takes help only from idle CPU.
+  thrum::io::TaskPool encoder(static_cast<size_t>(std::max(1, encoders)), 1024, "thrum-encode",
+                              background_nice);
   encoder.start();
   TileCache cache(tile_dir);
   Scheduler::Options queue_options;
