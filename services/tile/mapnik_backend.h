@@ -15,8 +15,9 @@ class MapnikBackend : public RenderBackend {
   MapnikBackend(const std::vector<StyleSource>& styles, io::TaskPool* encoder, std::string& error)
       : renderer_(styles, encoder, error) {}
 
-  bool render(const MetatileKey& key, std::vector<std::string>& pngs, std::string& error) override {
-    return renderer_.render(key.style, key.m, pngs, error);
+  bool render(const RenderJob& job, std::vector<std::string>& pngs, std::string& error) override {
+    return renderer_.render(job.key.style, job.key.m, pngs, error,
+                            [&job] { return job.mayShare(); });
   }
 
  private:

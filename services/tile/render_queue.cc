@@ -115,10 +115,14 @@ void RenderQueue::run(std::unique_ptr<RenderBackend> backend, bool reserved) {
       continue;
     }
     if (reserved) --idle_reserved_;
+    RenderJob what{job->key, job->running_as >= static_cast<int>(Priority::kDirty),
+                   &live_rendering_};
+    if (!what.background) ++live_rendering_;
     lock.unlock();
     auto outcome = std::make_shared<RenderOutcome>();
     auto began = std::chrono::steady_clock::now();
-    outcome->ok = backend->render(job->key, outcome->pngs, outcome->error);
+    outcome->ok = backend->render(what, outcome->pngs, outcome->error);
+    if (!what.background) --live_rendering_;
     outcome->took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - began);
     outcome->ran_as = static_cast<Priority>(job->running_as);

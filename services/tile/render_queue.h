@@ -30,12 +30,22 @@
 
 namespace thrum::tile {
 
+// What a backend knows of the job it renders.
+struct RenderJob {
+  MetatileKey key;
+  bool background = false;  // started as dirty or bulk work
+  // Live renders under way now: a background render lends no spare CPU
+  // (encoder helpers) while this is non-zero.
+  const std::atomic<int>* live_rendering = nullptr;
+
+  bool mayShare() const { return !background || live_rendering == nullptr || *live_rendering == 0; }
+};
+
 class RenderBackend {
  public:
   virtual ~RenderBackend() = default;
   // The metatile's PNGs by metaIndex(); false with `error` when it failed.
-  virtual bool render(const MetatileKey& key, std::vector<std::string>& pngs,
-                      std::string& error) = 0;
+  virtual bool render(const RenderJob& job, std::vector<std::string>& pngs, std::string& error) = 0;
 };
 
 struct RenderOutcome {
@@ -103,6 +113,7 @@ class RenderQueue {
   WaiterId next_waiter_ = 1;
   bool running_ = false;
   int idle_reserved_ = 0;
+  std::atomic<int> live_rendering_{0};
   int background_nice_ = 0;
   std::vector<std::thread> threads_;
   Counters counters_;

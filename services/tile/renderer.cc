@@ -28,7 +28,8 @@ constexpr const char* kFonts = "/usr/share/fonts/truetype/dejavu";
 // takes items too, so the work finishes even when the pool is busy. A
 // helper that starts after the caller is done touches nothing of its.
 template <typename Fn>
-void parallelFor(io::TaskPool* pool, int n, int helpers, const Fn& fn) {
+void parallelFor(io::TaskPool* pool, int n, int helpers, const std::function<bool()>& may_share,
+                 const Fn& fn) {
   struct Shared {
     std::atomic<int> next{0};
     std::mutex mu;
@@ -37,23 +38,27 @@ void parallelFor(io::TaskPool* pool, int n, int helpers, const Fn& fn) {
     bool closed = false;
   };
   auto shared = std::make_shared<Shared>();
-  auto drain = [n](Shared& s, const Fn& f) {
-    for (int i; (i = s.next.fetch_add(1)) < n;) f(i);
+  auto drain = [n](Shared& s, const Fn& f, const std::function<bool()>* share) {
+    while (share == nullptr || !*share || (*share)()) {
+      int i = s.next.fetch_add(1);
+      if (i >= n) break;
+      f(i);
+    }
   };
   for (int h = 0; pool != nullptr && h < helpers; ++h) {
-    bool queued = pool->trySubmit([shared, fp = &fn, drain] {
+    bool queued = pool->trySubmit([shared, fp = &fn, drain, share = &may_share] {
       {
         std::lock_guard lock(shared->mu);
         if (shared->closed) return;
         ++shared->active;
       }
-      drain(*shared, *fp);
+      drain(*shared, *fp, share);
       std::lock_guard lock(shared->mu);
       if (--shared->active == 0) shared->idle.notify_all();
     });
     if (!queued) break;
   }
-  drain(*shared, fn);
+  drain(*shared, fn, nullptr);
   std::unique_lock lock(shared->mu);
   shared->closed = true;
   shared->idle.wait(lock, [&] { return shared->active == 0; });
@@ -104,7 +109,7 @@ Renderer::Renderer(const std::vector<StyleSource>& styles, io::TaskPool* encoder
 Renderer::~Renderer() = default;
 
 bool Renderer::render(const std::string& style, const MetatileId& m, std::vector<std::string>& pngs,
-                      std::string& error) {
+                      std::string& error, const std::function<bool()>& may_share) {
   auto it = maps_.find(style);
   if (it == maps_.end()) {
     error = "unknown style " + style;
@@ -126,7 +131,7 @@ bool Renderer::render(const std::string& style, const MetatileId& m, std::vector
     return false;
   }
   pngs.assign(kMetaEntries, {});
-  parallelFor(encoder_, span * span, 3, [&](int i) {
+  parallelFor(encoder_, span * span, 3, may_share, [&](int i) {
     int dx = i / span, dy = i % span;
     mapnik::image_view_rgba8 view(dx * kTileSize, dy * kTileSize, kTileSize, kTileSize, image);
     pngs[dx * kMetatileSize + dy] = mapnik::save_to_string(view, "png256");

@@ -14,6 +14,7 @@
 // with the rendering thread taking its share.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -45,8 +46,10 @@ class Renderer {
   Renderer(const Renderer&) = delete;
   Renderer& operator=(const Renderer&) = delete;
 
+  // `may_share` says, item by item, whether encoder helpers may still take
+  // tiles of this render (the render's own thread always finishes them).
   bool render(const std::string& style, const MetatileId& m, std::vector<std::string>& pngs,
-              std::string& error);
+              std::string& error, const std::function<bool()>& may_share = nullptr);
 
   static constexpr int kBufferPx = 128;
 

@@ -84,7 +84,10 @@ std::optional<Scheduler::Job> Scheduler::start(Clock::time_point now, bool live,
   if (rendering() >= options_.render_slots + options_.reserved_slots) return std::nullopt;
   int background_running =
       running_[static_cast<int>(Priority::kDirty)] + running_[static_cast<int>(Priority::kBulk)];
-  bool background_fits = background && background_running < options_.render_slots;
+  int live_running = running_[static_cast<int>(Priority::kInteractive)] +
+                     running_[static_cast<int>(Priority::kPrefetch)];
+  bool background_fits = background && background_running < options_.render_slots &&
+                         !(options_.background_yields && live_running > 0);
   // Each class's oldest job is its best; of those the caller may take, the
   // best by class after aging, then by age.
   Job* best = nullptr;

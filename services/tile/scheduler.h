@@ -12,7 +12,8 @@
 // - Reserved slots, after Tirex's buckets: `render_slots` renders of any
 //   class at once, and `reserved_slots` more for live work (interactive,
 //   prefetch) only, so dirty and bulk never take the last slot. Background
-//   jobs count by the class they started as.
+//   jobs count by the class they started as, and none starts while live
+//   work renders (background_yields).
 // - Aging: a queued job counts as one class more urgent for every
 //   `aging_step` it has waited, so a bulk backlog is never starved forever.
 // - A queued job whose waiters all left, and which is not dirty or bulk,
@@ -56,6 +57,10 @@ class Scheduler {
     std::array<size_t, kPriorities> capacity{1024, 4096, 65536, 65536};
     int render_slots = 2;    // any class
     int reserved_slots = 1;  // interactive and prefetch only
+    // No dirty or bulk job starts while live work renders, so a live
+    // render shares the CPU with at most the background renders already
+    // under way. Aging still lets background work through.
+    bool background_yields = true;
     std::chrono::milliseconds aging_step{60000};
   };
 

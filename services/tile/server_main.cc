@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   std::string data_dir = "tile-data/shp";
   std::vector<std::string> styles{"world=services/tile/style/world.xml"};
   int min_zoom = 0, max_zoom = 12, render_threads = 2, reserved_threads = 1, encode_threads = 0;
-  int background_nice = 10;
+  int background_nice = 0;
   int interactive = 1024, prefetch = 4096, dirty = 65536, bulk = 65536;
   int aging_ms = 60000, deadline_ms = 30000, max_waiters = 48;
   std::string log_level = "info";

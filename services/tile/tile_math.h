@@ -13,9 +13,9 @@
 
 namespace thrum::tile {
 
-constexpr int kTileSize = 256;                     // px
-constexpr int kMetatileSize = 8;                   // tiles per side
-constexpr int kMaxZoom = 24;                       // what the arithmetic below supports
+constexpr int kTileSize = 256;    // px
+constexpr int kMetatileSize = 8;  // tiles per side
+constexpr int kMaxZoom = 24;      // what the arithmetic below supports
 // Half the EPSG:3857 world in metres, rounded as renderd rounds it (its
 // tile2prj), so metatile bounds and therefore tiles are byte-identical.
 constexpr double kWorldHalf = 20037508.3428;

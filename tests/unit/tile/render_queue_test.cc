@@ -32,7 +32,8 @@ class FakeBackend : public RenderBackend {
     int fail_x = -1;
   };
   explicit FakeBackend(Shared& s) : s_(s) {}
-  bool render(const MetatileKey& k, std::vector<std::string>& pngs, std::string& error) override {
+  bool render(const RenderJob& job, std::vector<std::string>& pngs, std::string& error) override {
+    const MetatileKey& k = job.key;
     ++s_.calls;
     {
       std::lock_guard lock(s_.mu);

@@ -92,10 +92,25 @@ TEST(Scheduler, BackgroundWorkNeverTakesTheReservedSlot) {
   EXPECT_EQ(live->key, key(9));
   EXPECT_EQ(s.rendering(), 2);
   s.finish(first->key);
+  EXPECT_FALSE(s.start(t)) << "no background job starts while live work renders";
+  s.finish(live->key);
   auto next = s.start(t);
-  ASSERT_TRUE(next) << "bulk goes on in its own slot while live work renders";
+  ASSERT_TRUE(next);
   EXPECT_EQ(next->key, key(1));
-  EXPECT_FALSE(s.start(t)) << "two rendering: every slot taken";
+}
+
+TEST(Scheduler, WithoutYieldingBulkGoesOnBesideLiveWork) {
+  Scheduler::Options o = options(1, 1);
+  o.background_yields = false;
+  Scheduler s(o);
+  auto t = Clock::now();
+  s.request(key(1), Priority::kBulk, 0, t);
+  s.request(key(2), Priority::kBulk, 0, t);
+  s.request(key(9), Priority::kInteractive, 1, t);
+  ASSERT_TRUE(s.start(t, true, false));  // the live job, on the reserved slot
+  auto bulk = s.start(t);
+  ASSERT_TRUE(bulk);
+  EXPECT_EQ(bulk->key, key(1));
 }
 
 TEST(Scheduler, AReservedThreadTakesOnlyLiveWork) {
