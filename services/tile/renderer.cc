@@ -5,7 +5,9 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
+#include <unordered_map>
 
 #include "services/tile/meta_file.h"
 
@@ -62,6 +64,33 @@ void parallelFor(io::TaskPool* pool, int n, int helpers, const std::function<boo
   std::unique_lock lock(shared->mu);
   shared->closed = true;
   shared->idle.wait(lock, [&] { return shared->active == 0; });
+}
+
+// png256 is deterministic: a tile of one colour always encodes to the same
+// bytes, so each colour is encoded once per process.
+const std::string& uniformPng(uint32_t rgba, const mapnik::image_view_rgba8& view) {
+  static std::mutex mu;
+  static std::unordered_map<uint32_t, std::string> encoded;  // a handful of colours
+  {
+    std::lock_guard lock(mu);
+    auto it = encoded.find(rgba);
+    if (it != encoded.end()) return it->second;
+  }
+  std::string png = mapnik::save_to_string(view, "png256");
+  std::lock_guard lock(mu);
+  return encoded.emplace(rgba, std::move(png)).first->second;
+}
+
+// The tile's one colour, if every pixel has it.
+std::optional<uint32_t> uniformColour(const mapnik::image_view_rgba8& view) {
+  const uint32_t first = view(0, 0);
+  for (unsigned y = 0; y < view.height(); ++y) {
+    const uint32_t* row = view.get_row(y);
+    for (unsigned x = 0; x < view.width(); ++x) {
+      if (row[x] != first) return std::nullopt;
+    }
+  }
+  return first;
 }
 
 }  // namespace
@@ -134,7 +163,9 @@ bool Renderer::render(const std::string& style, const MetatileId& m, std::vector
   parallelFor(encoder_, span * span, 3, may_share, [&](int i) {
     int dx = i / span, dy = i % span;
     mapnik::image_view_rgba8 view(dx * kTileSize, dy * kTileSize, kTileSize, kTileSize, image);
-    pngs[dx * kMetatileSize + dy] = mapnik::save_to_string(view, "png256");
+    std::optional<uint32_t> colour = uniformColour(view);
+    pngs[dx * kMetatileSize + dy] =
+        colour ? uniformPng(*colour, view) : mapnik::save_to_string(view, "png256");
   });
   return true;
 }

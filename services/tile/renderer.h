@@ -11,7 +11,9 @@
 // owns a Renderer (one Map per style). The 2048 x 2048 image is drawn with a
 // 128 px buffer around it, then cut into 256 px tiles whose PNG encoding
 // (more than half of the work from z3 up) runs in parallel on `encoder`,
-// with the rendering thread taking its share.
+// with the rendering thread taking its share. A tile of one colour (open
+// sea) is encoded once per process and reused: png256 is deterministic, so
+// the bytes are the same.
 #pragma once
 
 #include <functional>

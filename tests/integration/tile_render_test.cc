@@ -16,6 +16,7 @@
 #include <mapnik/image.hpp>
 #include <mapnik/image_any.hpp>
 #include <mapnik/image_reader.hpp>
+#include <mapnik/image_util.hpp>
 #include <mapnik/util/variant.hpp>
 
 namespace thrum::tile {
@@ -119,6 +120,24 @@ TEST_F(TileRender, RenderingIsDeterministic) {
   // What makes the tiles byte-identical to another renderer's with the same
   // libmapnik, style and data.
   EXPECT_EQ(render({3, 0, 0}), render({3, 0, 0}));
+}
+
+TEST_F(TileRender, OneColourTilesAreTheBytesAFreshEncodingGives) {
+  // Tile 3/0/0 is open Arctic sea: one colour, served from the renderer's
+  // memo of uniform tiles after the first. It must be what png256 makes of
+  // such an image, byte for byte (the tiles stay identical to renderd's).
+  auto first = render({3, 0, 0});
+  auto again = render({3, 0, 0});
+  const std::string& png = again[metaIndex({3, 0, 0})];
+  mapnik::image_rgba8 decoded = decode(png);
+  uint32_t colour = decoded(0, 0);
+  mapnik::image_rgba8 plain(256, 256);
+  for (unsigned y = 0; y < 256; ++y) {
+    for (unsigned x = 0; x < 256; ++x) plain(x, y) = colour;
+  }
+  EXPECT_TRUE(near(colour, kWater));
+  EXPECT_EQ(png, mapnik::save_to_string(plain, "png256"));
+  EXPECT_EQ(first, again);
 }
 
 TEST_F(TileRender, StyleErrorsNameTheStyleAndFile) {
