@@ -17,8 +17,8 @@ servers are ended by PID. Rows:
                          renders counted
   live under backlog     p50/p99 of 20 uncached z11 requests while >= 500
                          z8-9 metatiles of bulk work are queued
-  cache hits             getTile over Thrift, 64 connections, 5 s (thrum only:
-                         renderd does not serve tiles; mod_tile does)
+  cache hits             getTile over Thrift, 64 connections, 5 s, idle server
+                         (thrum only: renderd does not serve tiles; mod_tile does)
 
 usage: tests/bench/tile_vs_renderd.py [--build build/release] [--max-zoom 7]
                                       [--server-arg=--background-nice=0 ...]
@@ -211,6 +211,14 @@ MAXZOOM=18
                     differ += ta != tb
         identical = f"{same} identical, {differ} different, {missing} metatiles missing"
 
+        # Cache hits over Thrift, on idle servers (before any backlog).
+        hit_tiles = [(zz, x, y) for zz in range(0, min(zmax, 5) + 1) for x in range(2 ** zz)
+                     for y in range(2 ** zz)]
+        out = subprocess.run([load, "--connect", address, "hits", "--tiles",
+                              tiles_file(tmp, "hits", hit_tiles), "--connections", "64",
+                              "--seconds", "5"], capture_output=True, text=True, check=True)
+        hits = json.loads(out.stdout)
+
         # Uncached latency on an idle server, z8-11, three metatiles each.
         random.seed(7)
         lat_rows = []
@@ -290,14 +298,6 @@ MAXZOOM=18
         th_live = json.loads(enqueue.stdout)["ms"] if enqueue.returncode == 0 else [float("nan")]
         rows.append(("live under backlog: p50 ms", percentile(rd_live, 50), percentile(th_live, 50)))
         rows.append(("live under backlog: p99 ms", percentile(rd_live, 99), percentile(th_live, 99)))
-
-        # Cache hits over Thrift.
-        hit_tiles = [(zz, x, y) for zz in range(0, min(zmax, 5) + 1) for x in range(2 ** zz)
-                     for y in range(2 ** zz)]
-        out = subprocess.run([load, "--connect", address, "hits", "--tiles",
-                              tiles_file(tmp, "hits", hit_tiles), "--connections", "64",
-                              "--seconds", "5"], capture_output=True, text=True, check=True)
-        hits = json.loads(out.stdout)
 
         print(f"{'':58} {'renderd':>10} {'thrum':>10} {'thrum/renderd':>14}")
         for name, rd, th in rows:
