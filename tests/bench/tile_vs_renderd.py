@@ -122,6 +122,9 @@ def main():
     ap.add_argument("--server-arg", action="append", default=[],
                     help="extra thrum-tile-server argument (repeatable)")
     args = ap.parse_args()
+    if shutil.which("renderd") is None or shutil.which("render_list") is None:
+        sys.exit("needs Debian's renderd: apt-get install renderd (then, on a machine with "
+                 "systemd, systemctl disable --now renderd; this script runs its own)")
     data = os.path.join(ROOT, "build", "tile-data", "shp")
     if not os.path.exists(os.path.join(data, "countries.shp")):
         sys.exit("no world data: run deploy/prepare-data.sh")
