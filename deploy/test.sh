@@ -12,7 +12,7 @@ deploy/prepare-data.sh build/tile-data
 
 jobs=$(nproc)
 # Test executables whose cases also run under ThreadSanitizer.
-TSAN_TESTS='^(dispatch_test|metrics_test|server_test|endpoints_test|tls_test|sasl_test|sasl_scale_test|render_queue_test)\.'
+TSAN_TESTS='^(io_test|dispatch_test|metrics_test|server_test|endpoints_test|tls_test|sasl_test|sasl_scale_test|render_queue_test)\.'
 
 passed=0
 failed=0

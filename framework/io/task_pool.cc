@@ -56,6 +56,11 @@ size_t TaskPool::queued() const {
   return queue_.size();
 }
 
+bool TaskPool::running() const {
+  std::lock_guard lock(mu_);
+  return running_;
+}
+
 void TaskPool::run() {
   for (;;) {
     std::function<void()> task;

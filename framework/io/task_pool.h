@@ -35,6 +35,7 @@ class TaskPool {
   void stop();
 
   size_t queued() const;
+  bool running() const;
 
  private:
   void run();
