@@ -347,7 +347,8 @@ TEST(Sasl, BadEndpointSettingsAreRefusedAtListen) {
   EXPECT_EQ(error,
             "tcp:0:sasl=required:mechs=PLAIN: sasl: mechanism PLAIN checks passwords and "
             "needs sasldb= or saslauthd=");
-  EXPECT_TRUE(server.listen("tcp:0:sasl=required:mechs=SCRAM-SHA-256:saslauthd=/run/x/mux", &error));
+  EXPECT_TRUE(
+      server.listen("tcp:0:sasl=required:mechs=SCRAM-SHA-256:saslauthd=/run/x/mux", &error));
   EXPECT_EQ(error,
             "tcp:0:sasl=required:mechs=SCRAM-SHA-256:saslauthd=/run/x/mux: sasl: mechanism "
             "SCRAM-SHA-256 needs the stored secrets of a sasldb=");
