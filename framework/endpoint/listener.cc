@@ -195,6 +195,12 @@ std::optional<Endpoint> parseSpec(std::string_view text, std::string& error,
 
 }  // namespace
 
+std::optional<std::string> listenSpecProblem(const std::string& text) {
+  std::string error;
+  if (parseListenSpec(text, error)) return std::nullopt;
+  return error;
+}
+
 std::optional<ListenEndpoint> parseListenSpec(std::string_view text, std::string& error) {
   return parseSpec<ListenEndpoint>(
       text, error, {"tcp", "unix", "fd", "systemd", "tls"}, parseListenEndpoint,

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <ostream>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -232,6 +233,21 @@ sigset_t shutdownSignals() {
 void holdShutdownSignals() {
   sigset_t set = shutdownSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+bool listenAndStart(Server& server, const std::vector<std::string>& specs, std::ostream& out,
+                    std::ostream& err) {
+  for (const auto& spec : specs) {
+    std::string error;
+    if (server.listen(spec, &error)) {
+      err << "--listen: " << error << "\n";
+      return false;
+    }
+  }
+  server.start();
+  for (const auto& where : server.listeningOn()) out << "listening on " << where << "\n";
+  out.flush();
+  return true;
 }
 
 int runUntilSignal(Server& server) {

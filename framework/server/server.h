@@ -28,6 +28,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -138,6 +139,13 @@ void tuneAllocator();
 // from now on, so a shutdown signal that arrives during start-up waits for
 // runUntilSignal() instead of killing the process. Call first thing in main.
 void holdShutdownSignals();
+
+// What a service binary does once configured: listens on every endpoint in
+// `specs`, starts, and prints "listening on ADDR" per endpoint on `out`
+// (which scripts and tests read). False with the reason on `err` when an
+// endpoint cannot be opened; then nothing has started.
+bool listenAndStart(Server& server, const std::vector<std::string>& specs, std::ostream& out,
+                    std::ostream& err);
 
 // Waits until SIGINT or SIGTERM arrives (one already pending counts), then
 // calls server.stop(). Returns the signal number. SIGHUP meanwhile reloads

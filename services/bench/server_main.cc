@@ -31,11 +31,7 @@ int main(int argc, char** argv) {
       .list("listen", &listen,
             "endpoint to listen on: HOST:PORT (port 0: any free port), tcp:PORT, unix:PATH, "
             "fd:N, systemd:index=N|name=NAME",
-            [](const std::string& text) -> std::optional<std::string> {
-              std::string error;
-              if (thrum::endpoint::parseListenSpec(text, error)) return std::nullopt;
-              return error;
-            })
+            thrum::endpoint::listenSpecProblem)
       .integer("io-threads", &options.io_threads, 1, 256, "I/O threads")
       .integer("workers", &options.workers, 1, 4096, "worker threads")
       .integer("queue", &options.queue, 1, 1 << 24,
@@ -63,16 +59,7 @@ int main(int argc, char** argv) {
 
   auto handler = std::make_shared<thrum::bench::BenchHandler>();
   thrum::Server server(std::make_shared<thrum::bench::BenchProcessor>(handler), options);
-  for (const auto& text : listen) {
-    std::string error;
-    if (server.listen(text, &error)) {
-      std::cerr << "--listen: " << error << "\n";
-      return 1;
-    }
-  }
-  server.start();
-  for (const auto& where : server.listeningOn()) std::cout << "listening on " << where << "\n";
-  std::cout.flush();
+  if (!thrum::listenAndStart(server, listen, std::cout, std::cerr)) return 1;
   thrum::runUntilSignal(server);
   return 0;
 }

@@ -52,11 +52,7 @@ int main(int argc, char** argv) {
   thrum::config::Schema schema("thrum-tile-server", "THRUM_");
   schema
       .list("listen", &listen, "endpoint to listen on (HOST:PORT, tcp:, unix:, tls:, sasl=...)",
-            [](const std::string& text) -> std::optional<std::string> {
-              std::string error;
-              if (thrum::endpoint::parseListenSpec(text, error)) return std::nullopt;
-              return error;
-            })
+            thrum::endpoint::listenSpecProblem)
       .text("tile-dir", &tile_dir, "metatile cache (renderd's layout)")
       .text("data-dir", &data_dir, "shapefiles the styles read (deploy/prepare-data.sh)")
       .list("style", &styles, "a map style, NAME=FILE.xml (repeatable)", checkStyle)
@@ -149,15 +145,7 @@ int main(int argc, char** argv) {
   thrum::Server server(std::make_shared<api::TileServiceProcessor>(
                            std::make_shared<TileServiceHandler>(service, cache, queue)),
                        options);
-  for (const auto& text : listen) {
-    if (server.listen(text, &error)) {
-      std::cerr << "--listen: " << error << "\n";
-      return 1;
-    }
-  }
-  server.start();
-  for (const auto& where : server.listeningOn()) std::cout << "listening on " << where << "\n";
-  std::cout.flush();
+  if (!thrum::listenAndStart(server, listen, std::cout, std::cerr)) return 1;
   thrum::runUntilSignal(server);
   queue.stop();
   encoder.stop();

@@ -36,16 +36,7 @@ int main(int argc, char** argv) {
   thrum::holdShutdownSignals();
   thrum::Server server(
       std::make_shared<thrum::interop::InteropProcessor>(std::make_shared<InteropHandler>()));
-  for (const auto& spec : listen) {
-    std::string error;
-    if (server.listen(spec, &error)) {
-      std::cerr << "interop_server: " << error << "\n";
-      return 2;
-    }
-  }
-  server.start();
-  for (const auto& address : server.listeningOn()) std::cout << "listening on " << address << "\n";
-  std::cout.flush();
+  if (!thrum::listenAndStart(server, listen, std::cout, std::cerr)) return 2;
   thrum::runUntilSignal(server);
   return 0;
 }
