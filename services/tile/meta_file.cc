@@ -105,11 +105,16 @@ bool decodeMeta(std::string_view file, const MetatileId& expected,
 
 namespace {
 
-std::optional<std::string> readTileFrom(int fd, const TileId& t, std::string& error) {
+std::optional<std::string> readTileFrom(int fd, const TileId& t, std::string& error,
+                                        FileStamp* stamp) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     error = std::strerror(errno);
     return std::nullopt;
+  }
+  if (stamp != nullptr) {
+    *stamp = {static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+              static_cast<int64_t>(st.st_size)};
   }
   std::string header(kMetaHeaderBytes, '\0');
   ssize_t n = ::pread(fd, header.data(), header.size(), 0);
@@ -135,13 +140,14 @@ std::optional<std::string> readTileFrom(int fd, const TileId& t, std::string& er
 
 }  // namespace
 
-std::optional<std::string> readTile(const std::string& path, const TileId& t, std::string& error) {
+std::optional<std::string> readTile(const std::string& path, const TileId& t, std::string& error,
+                                    FileStamp* stamp) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    error = errno == ENOENT ? "no such file" : std::string(std::strerror(errno));
+    error = errno == ENOENT ? std::string(kNoSuchFile) : std::string(std::strerror(errno));
     return std::nullopt;
   }
-  std::optional<std::string> tile = readTileFrom(fd, t, error);
+  std::optional<std::string> tile = readTileFrom(fd, t, error, stamp);
   ::close(fd);
   return tile;
 }

@@ -12,6 +12,7 @@
 // foreign file is an error with the reason, never a crash or a wrong tile.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,9 +34,18 @@ std::string encodeMeta(const MetatileId& m, const std::vector<std::string>& tile
 bool decodeMeta(std::string_view file, const MetatileId& expected,
                 std::vector<std::string_view>& tiles, std::string& error);
 
-// One tile from the file at `path`: reads the header and that tile only.
-// nullopt with `error` when there is no file ("no such file") or it is bad.
-std::optional<std::string> readTile(const std::string& path, const TileId& t, std::string& error);
+// When a file was written and how big it is.
+struct FileStamp {
+  int64_t mtime_ns = 0;
+  int64_t size = 0;
+};
+inline constexpr std::string_view kNoSuchFile = "no such file";
+
+// One tile from the file at `path`: reads the header and that tile only,
+// and, with `stamp`, the stamp of the very file it read. nullopt with
+// `error` when there is no file (kNoSuchFile) or it is bad.
+std::optional<std::string> readTile(const std::string& path, const TileId& t, std::string& error,
+                                    FileStamp* stamp = nullptr);
 
 // Writes `bytes` to `path` atomically (a temporary name in the same
 // directory, fsync, rename), creating the directories on the way.

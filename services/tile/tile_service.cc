@@ -96,22 +96,35 @@ void TileServiceHandler::overloaded(Priority p, const std::string& why) const {
   throw e;
 }
 
-api::Tile TileServiceHandler::rendered(const Wanted& w) {
-  WaiterSlot slot(render_waiters_, options_.max_render_waiters);
-  if (!slot.taken()) {
+struct TileServiceHandler::Pending {
+  Pending(std::atomic<int>& waiters, int max) : slot(waiters, max) {}
+  WaiterSlot slot;
+  std::shared_ptr<std::promise<std::shared_ptr<const RenderOutcome>>> promise =
+      std::make_shared<std::promise<std::shared_ptr<const RenderOutcome>>>();
+  WaiterId waiter = 0;
+};
+
+std::unique_ptr<TileServiceHandler::Pending> TileServiceHandler::submitRender(const Wanted& w) {
+  auto pending = std::make_unique<Pending>(render_waiters_, options_.max_render_waiters);
+  if (!pending->slot.taken()) {
     overloaded(w.priority, "too many requests are waiting for renders (" +
                                std::to_string(options_.max_render_waiters) + ")");
   }
-  auto promise = std::make_shared<std::promise<std::shared_ptr<const RenderOutcome>>>();
-  auto submitted =
-      queue_.submit(w.key, w.priority, [promise](auto outcome) { promise->set_value(outcome); });
+  auto submitted = queue_.submit(w.key, w.priority, [promise = pending->promise](auto outcome) {
+    promise->set_value(outcome);
+  });
   if (submitted.admit == Scheduler::Admit::kFull) {
     overloaded(w.priority, std::string("the ") + toString(w.priority) + " queue is full (" +
                                std::to_string(queue_.queued(w.priority)) + " metatiles)");
   }
-  auto future = promise->get_future();
+  pending->waiter = submitted.waiter;
+  return pending;
+}
+
+api::Tile TileServiceHandler::awaitRender(const Wanted& w, Pending& pending) {
+  auto future = pending.promise->get_future();
   if (future.wait_for(w.deadline) != std::future_status::ready) {
-    queue_.cancel(w.key, submitted.waiter);
+    queue_.cancel(w.key, pending.waiter);
     api::RenderFailed e;
     e.reason = "deadline: no render within " + std::to_string(w.deadline.count()) +
                " ms (it goes on if others still want it)";
@@ -131,40 +144,55 @@ api::Tile TileServiceHandler::rendered(const Wanted& w) {
   return tile;
 }
 
+bool TileServiceHandler::fromCache(const Wanted& w, api::Tile& out) {
+  ++requests_;
+  auto hit = cache_.get(w.key.style, w.tile);
+  if (!hit) return false;
+  ++hits_;
+  out.png = std::move(hit->png);
+  out.source = api::Source::CACHE;
+  out.render_ms = 0;
+  out.version = std::move(hit->version);
+  return true;
+}
+
 void TileServiceHandler::getTile(api::Tile& out, const api::TileRequest& request) {
   Wanted w = check(request);
-  ++requests_;
-  if (auto hit = cache_.get(w.key.style, w.tile)) {
-    ++hits_;
-    out.png = std::move(hit->png);
-    out.source = api::Source::CACHE;
-    out.render_ms = 0;
-    out.version = std::move(hit->version);
-    return;
-  }
-  out = rendered(w);
+  if (fromCache(w, out)) return;
+  auto pending = submitRender(w);
+  out = awaitRender(w, *pending);
 }
 
 void TileServiceHandler::getTiles(std::vector<api::TileResult>& out,
                                   const std::vector<api::TileRequest>& requests) {
   std::vector<Wanted> wanted;
   for (const auto& r : requests) wanted.push_back(check(r));  // all valid, or nothing runs
-  // Queue every miss first, so their metatiles render side by side.
-  for (const auto& w : wanted) {
-    if (!cache_.get(w.key.style, w.tile)) queue_.submit(w.key, w.priority);
-  }
-  out.clear();
-  for (size_t i = 0; i < requests.size(); ++i) {
-    api::TileResult result;
+  out.assign(requests.size(), {});
+  // Answer the hits and queue every miss first, so the misses' metatiles
+  // render side by side; then wait for each.
+  std::vector<std::unique_ptr<Pending>> pending(requests.size());
+  auto attempt = [&](size_t i, auto&& step) {
     try {
-      getTile(result.tile, requests[i]);
-      result.__isset.tile = true;
+      step();
     } catch (const api::Overloaded& e) {
-      result.__set_error("overloaded: " + e.reason);
+      out[i].__set_error("overloaded: " + e.reason);
     } catch (const api::RenderFailed& e) {
-      result.__set_error("render failed: " + e.reason);
+      out[i].__set_error("render failed: " + e.reason);
     }
-    out.push_back(std::move(result));
+  };
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    if (fromCache(wanted[i], out[i].tile)) {
+      out[i].__isset.tile = true;
+      continue;
+    }
+    attempt(i, [&] { pending[i] = submitRender(wanted[i]); });
+  }
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    if (!pending[i]) continue;
+    attempt(i, [&] {
+      out[i].__set_tile(awaitRender(wanted[i], *pending[i]));
+      pending[i].reset();
+    });
   }
 }
 

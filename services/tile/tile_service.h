@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -57,8 +58,14 @@ class TileServiceHandler : public api::TileServiceIf {
   Wanted check(const std::string& style, int z, int x, int y) const;
   Wanted check(const api::TileRequest& r) const;
   [[noreturn]] void overloaded(Priority p, const std::string& why) const;
-  // The tile, from a render this call waits for (joining one under way).
-  api::Tile rendered(const Wanted& w);
+  // The tile from the cache, counted as a hit; false when it is not there.
+  bool fromCache(const Wanted& w, api::Tile& out);
+  // A render this call will wait for (joining one under way): its place
+  // among the render waiters and its promise. Throws Overloaded.
+  struct Pending;
+  std::unique_ptr<Pending> submitRender(const Wanted& w);
+  // Waits up to the request's deadline; throws RenderFailed.
+  api::Tile awaitRender(const Wanted& w, Pending& pending);
 
   TileServiceOptions options_;
   std::map<std::string, StyleInfo> styles_;

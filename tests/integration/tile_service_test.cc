@@ -138,6 +138,28 @@ TEST_F(TileService, ASecondRequestIsServedFromTheCache) {
   EXPECT_EQ(s.cache_hits, 1);
 }
 
+TEST_F(TileService, ABatchAnswersHitsAndRendersMissesInItsOrder) {
+  TileStack stack(dir_);
+  auto c = stack.client();
+  api::Tile cached;
+  c->getTile(cached, req(2, 1, 1));
+  std::vector<api::TileResult> results;
+  c->getTiles(results, {req(2, 1, 1), req(3, 4, 2), req(3, 5, 2)});
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].tile.source, api::Source::CACHE);
+  EXPECT_EQ(results[0].tile.png, cached.png);
+  for (int i : {1, 2}) {
+    ASSERT_TRUE(results[i].__isset.tile) << results[i].error;
+    EXPECT_EQ(results[i].tile.source, api::Source::RENDERED);
+    EXPECT_TRUE(isTilePng(results[i].tile.png));
+  }
+  api::Stats s;
+  c->stats(s);
+  EXPECT_EQ(s.requests, 4);
+  EXPECT_EQ(s.cache_hits, 1);
+  EXPECT_EQ(s.renders, 2) << "z2 once, and z3's metatile once for both its tiles";
+}
+
 TEST_F(TileService, SixteenConcurrentRequestsIntoOneMetatileRenderItOnce) {
   TileStack stack(dir_);
   std::vector<std::string> pngs(16);
