@@ -22,14 +22,12 @@ Scheduler::Scheduler(Options options) : options_(options) {}
 
 void Scheduler::enqueue(Job& job) {
   int cls = static_cast<int>(job.priority);
-  order_[cls].insert({job.queued_at, job.id});
-  ++queued_count_[cls];
+  order_[cls].insert({job.queued_at, job.id, &job});
 }
 
 void Scheduler::dequeue(const Job& job) {
   int cls = static_cast<int>(job.priority);
-  order_[cls].erase({job.queued_at, job.id});
-  --queued_count_[cls];
+  order_[cls].erase({job.queued_at, job.id, const_cast<Job*>(&job)});
 }
 
 Scheduler::Admit Scheduler::request(const MetatileKey& key, Priority p, WaiterId waiter,
@@ -47,7 +45,7 @@ Scheduler::Admit Scheduler::request(const MetatileKey& key, Priority p, WaiterId
     return Admit::kPromoted;
   }
   int cls = static_cast<int>(p);
-  if (queued_count_[cls] >= options_.capacity[cls]) return Admit::kFull;
+  if (order_[cls].size() >= options_.capacity[cls]) return Admit::kFull;
   Job job;
   job.id = next_id_++;
   job.key = key;
@@ -56,7 +54,6 @@ Scheduler::Admit Scheduler::request(const MetatileKey& key, Priority p, WaiterId
   job.background = background;
   if (waiter != 0) job.waiters.push_back(waiter);
   Job& stored = jobs_.emplace(key, std::move(job)).first->second;
-  by_id_[stored.id] = key;
   enqueue(stored);
   return Admit::kQueued;
 }
@@ -68,7 +65,6 @@ bool Scheduler::leave(const MetatileKey& key, WaiterId waiter) {
   std::erase(job.waiters, waiter);
   if (job.rendering || job.background || !job.waiters.empty()) return false;
   dequeue(job);
-  by_id_.erase(job.id);
   jobs_.erase(it);
   return true;
 }
@@ -94,7 +90,7 @@ std::optional<Scheduler::Job> Scheduler::start(Clock::time_point now, bool live,
   Priority best_class = Priority::kBulk;
   for (int cls = 0; cls < kPriorities; ++cls) {
     if (order_[cls].empty()) continue;
-    Job& head = jobs_.at(by_id_.at(order_[cls].begin()->second));
+    Job& head = *std::get<2>(*order_[cls].begin());
     Priority eff = effective(head, now);
     bool is_live = eff <= Priority::kPrefetch;
     if (is_live ? !live : !background_fits) continue;
@@ -118,7 +114,6 @@ Scheduler::Job Scheduler::finish(const MetatileKey& key) {
   if (it == jobs_.end()) return {};
   Job job = std::move(it->second);
   jobs_.erase(it);
-  by_id_.erase(job.id);
   if (job.rendering) --running_[job.running_as];
   return job;
 }

@@ -30,6 +30,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "services/tile/tile_math.h"
@@ -101,7 +102,7 @@ class Scheduler {
   Job finish(const MetatileKey& key);
 
   // Queued jobs of class p (by their class after promotion, before aging).
-  size_t queued(Priority p) const { return queued_count_[static_cast<int>(p)]; }
+  size_t queued(Priority p) const { return order_[static_cast<int>(p)].size(); }
   int rendering() const;
   // What a job of `key` is doing: nullopt when none exists.
   std::optional<Job> find(const MetatileKey& key) const;
@@ -116,10 +117,9 @@ class Scheduler {
   Options options_;
   uint64_t next_id_ = 1;
   std::map<MetatileKey, Job> jobs_;  // queued and rendering
-  // Queued jobs in order per class: (queued_at, id).
-  std::array<std::set<std::pair<Clock::time_point, uint64_t>>, kPriorities> order_;
-  std::map<uint64_t, MetatileKey> by_id_;
-  std::array<size_t, kPriorities> queued_count_{};
+  // Queued jobs in order per class: (queued_at, id), pointing into jobs_
+  // (a std::map's elements stay put).
+  std::array<std::set<std::tuple<Clock::time_point, uint64_t, Job*>>, kPriorities> order_;
   std::array<int, kPriorities> running_{};  // by the class each started as
 };
 
