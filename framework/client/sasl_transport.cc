@@ -93,8 +93,8 @@ void SaslClientTransport::negotiate() {
   if (!sasl::initClientLibrary(error)) fail(error);
   // Cyrus keeps pointers to the callbacks and what they answer.
   size_t secret_len = options_.password.size();
-  secrets_.emplace_back(new char[sizeof(sasl_secret_t) + secret_len]);
-  auto* secret = reinterpret_cast<sasl_secret_t*>(secrets_.back().get());
+  secret_.reset(new char[sizeof(sasl_secret_t) + secret_len]);
+  auto* secret = reinterpret_cast<sasl_secret_t*>(secret_.get());
   secret->len = secret_len;
   std::memcpy(secret->data, options_.password.data(), secret_len);
   callbacks_ = {
@@ -108,18 +108,7 @@ void SaslClientTransport::negotiate() {
                            callbacks_.data(), SASL_SUCCESS_DATA, &conn_);
   if (rc != SASL_OK) fail("cannot start a client: " + sasl::describe(conn_, rc));
 
-  sasl_security_properties_t props{};
-  props.min_ssf = 256;
-  for (const auto& name : options_.qop) {
-    std::optional<sasl::Qop> q = sasl::parseQop(name);
-    if (!q) fail("qop '" + name + "' is not auth, auth-int or auth-conf");
-    unsigned lo = *q == sasl::Qop::kAuth ? 0 : *q == sasl::Qop::kAuthInt ? 1 : 2;
-    unsigned hi = *q == sasl::Qop::kAuth ? 0 : *q == sasl::Qop::kAuthInt ? 1 : 256;
-    props.min_ssf = std::min(props.min_ssf, lo);
-    props.max_ssf = std::max(props.max_ssf, hi);
-  }
-  props.maxbufsize = 0xFFFFFF;
-  sasl_setprop(conn_, SASL_SEC_PROPS, &props);
+  if (!sasl::setSecurityProperties(conn_, options_.qop, error)) fail(error);
 
   const char* out = nullptr;
   unsigned out_len = 0;

@@ -70,7 +70,7 @@ class SaslClientTransport
 
   std::shared_ptr<apache::thrift::transport::TTransport> inner_;
   Options options_;
-  std::vector<std::unique_ptr<char[]>> secrets_;  // what Cyrus's callbacks point at
+  std::unique_ptr<char[]> secret_;  // the sasl_secret_t Cyrus's password callback hands out
   std::vector<::sasl_callback> callbacks_;
   sasl_conn_t* conn_ = nullptr;
   std::unique_ptr<transport::sasl::SecurityLayer> layer_;

@@ -68,21 +68,28 @@ std::optional<Qop> parseQop(std::string_view text) {
   return std::nullopt;
 }
 
-std::optional<std::vector<Qop>> parseQopList(std::string_view text, std::string& error) {
-  std::vector<Qop> out;
-  while (true) {
-    size_t comma = text.find(',');
-    std::string_view item = text.substr(0, comma);
-    std::optional<Qop> q = parseQop(item);
+bool setSecurityProperties(sasl_conn_t* conn, const std::vector<std::string>& qop,
+                           std::string& error) {
+  sasl_security_properties_t props{};
+  props.min_ssf = 256;
+  for (const std::string& name : qop) {
+    std::optional<Qop> q = parseQop(name);
     if (!q) {
-      error = "qop '" + std::string(item) + "' is not auth, auth-int or auth-conf";
-      return std::nullopt;
+      error = "qop '" + name + "' is not auth, auth-int or auth-conf";
+      return false;
     }
-    if (std::find(out.begin(), out.end(), *q) == out.end()) out.push_back(*q);
-    if (comma == std::string_view::npos) break;
-    text.remove_prefix(comma + 1);
+    props.min_ssf = std::min<unsigned>(props.min_ssf, *q == Qop::kAuth      ? 0
+                                                      : *q == Qop::kAuthInt ? 1
+                                                                            : 2);
+    props.max_ssf = std::max<unsigned>(props.max_ssf, *q == Qop::kAuth      ? 0
+                                                      : *q == Qop::kAuthInt ? 1
+                                                                            : 256);
   }
-  return out;
+  props.maxbufsize = 0xFFFFFF;
+  int rc = sasl_setprop(conn, SASL_SEC_PROPS, &props);
+  if (rc == SASL_OK) return true;
+  error = describe(conn, rc);
+  return false;
 }
 
 Qop qopOfSsf(unsigned ssf) {

@@ -26,8 +26,6 @@ enum class Qop {
 
 std::string_view toString(Qop qop);
 std::optional<Qop> parseQop(std::string_view text);  // "auth", "auth-int", "auth-conf"
-// A comma-separated list; nullopt with `error` naming the bad entry.
-std::optional<std::vector<Qop>> parseQopList(std::string_view text, std::string& error);
 // The QoP a negotiated security strength factor means: 0 auth, 1 auth-int,
 // more auth-conf.
 Qop qopOfSsf(unsigned ssf);
@@ -53,6 +51,14 @@ std::vector<std::string> availableMechanisms();
 
 // "SASL(-13): authentication failure: ..." for a failed call on `conn`.
 std::string describe(sasl_conn_t* conn, int rc);
+
+// Sets what a negotiation on `conn` may agree to, for both sides: the SSF
+// range of the QoP names in `qop` (auth 0, auth-int 1, auth-conf 2..256),
+// and the largest packet Cyrus accepts at 0xFFFFFF (Java wraps a whole
+// message in one packet whatever was negotiated). False with `error` naming
+// a name that is no QoP.
+bool setSecurityProperties(sasl_conn_t* conn, const std::vector<std::string>& qop,
+                           std::string& error);
 
 // The encode/decode half of a negotiated connection with a security layer.
 class SecurityLayer {

@@ -54,20 +54,6 @@ std::string hostnameOrDefault(const std::string& hostname) {
   return buf;
 }
 
-// The SSF range a QoP list allows: auth 0, auth-int 1, auth-conf 2..256.
-void ssfRange(const std::vector<std::string>& qop, unsigned& min_ssf, unsigned& max_ssf) {
-  min_ssf = 256;
-  max_ssf = 0;
-  for (const std::string& name : qop) {
-    std::optional<Qop> q = parseQop(name);
-    if (!q) continue;
-    unsigned lo = *q == Qop::kAuth ? 0 : *q == Qop::kAuthInt ? 1 : 2;
-    unsigned hi = *q == Qop::kAuth ? 0 : *q == Qop::kAuthInt ? 1 : 256;
-    min_ssf = std::min(min_ssf, lo);
-    max_ssf = std::max(max_ssf, hi);
-  }
-}
-
 // Failures that mean "who you say you are did not check out": the client
 // hears only that, the log hears Cyrus's detail.
 bool isAuthenticationFailure(int rc) {
@@ -179,10 +165,10 @@ ServerNegotiation::Step ServerNegotiation::start(const Message& message) {
     return fail(Status::kError, "SASL server unavailable", describe(nullptr, rc));
   }
   conn_ = adoptConn(conn);
-  sasl_security_properties_t props{};
-  ssfRange(options_->qop, props.min_ssf, props.max_ssf);
-  props.maxbufsize = 0xFFFFFF;  // Java wraps a whole message in one packet
-  sasl_setprop(conn_.get(), SASL_SEC_PROPS, &props);
+  std::string why;
+  if (!setSecurityProperties(conn_.get(), options_->qop, why)) {
+    return fail(Status::kError, "SASL server unavailable", why);
+  }
   phase_ = Phase::kExpectInitial;
   return Step{};  // no reply: the initial response comes next
 }
