@@ -1,8 +1,6 @@
 #include "services/tile/render_queue.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 namespace thrum::tile {
 
@@ -19,7 +17,7 @@ RenderQueue::~RenderQueue() {
 bool RenderQueue::start(std::string& error) {
   std::vector<std::unique_ptr<RenderBackend>> made;
   for (int i = 0; i < options_.render_slots + options_.reserved_slots; ++i) {
-    auto backend = backends_(error);
+    auto backend = backends_(/*reserved=*/i >= options_.render_slots, error);
     if (!backend) return false;
     made.push_back(std::move(backend));
   }
@@ -27,8 +25,11 @@ bool RenderQueue::start(std::string& error) {
   running_ = true;
   for (size_t i = 0; i < made.size(); ++i) {
     bool reserved = static_cast<int>(i) >= options_.render_slots;
-    threads_.emplace_back(
-        [this, b = std::move(made[i]), reserved]() mutable { run(std::move(b), reserved); });
+    Slot& slot = *slots_.emplace_back(std::make_unique<Slot>());
+    slot.backend = made[i].get();
+    threads_.emplace_back([this, b = std::move(made[i]), &slot, reserved]() mutable {
+      run(std::move(b), slot, reserved);
+    });
   }
   return true;
 }
@@ -44,6 +45,7 @@ void RenderQueue::stop() {
   work_.notify_all();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  slots_.clear();
   auto outcome = std::make_shared<RenderOutcome>();
   outcome->error = "shutting down";
   for (auto& [id, done] : abandoned) done(outcome);
@@ -61,6 +63,13 @@ RenderQueue::Submitted RenderQueue::submit(const MetatileKey& key, Priority p, D
     }
     if (waiter != 0) waiters_.emplace(waiter, std::move(done));
     out.waiter = waiter;
+    if (out.admit == Scheduler::Admit::kJoined && p <= Priority::kPrefetch) {
+      // Joined a render under way: if it renders as background work,
+      // somebody is now waiting for it live.
+      for (auto& slot : slots_) {
+        if (slot->rendering == key && !slot->live) makeLiveLocked(*slot);
+      }
+    }
   }
   if (out.admit == Scheduler::Admit::kJoined) ++counters_.coalesced;
   if (out.admit == Scheduler::Admit::kPromoted) {
@@ -92,13 +101,24 @@ int RenderQueue::rendering() const {
   return scheduler_.rendering();
 }
 
-void RenderQueue::run(std::unique_ptr<RenderBackend> backend, bool reserved) {
-  pthread_setname_np(pthread_self(), reserved ? "thrum-render-rl" : "thrum-render");
-  if (!reserved && background_nice_ > 0) {
-    // Linux: nice is per thread. Live renders on reserved threads then win
-    // the CPU from a bulk backlog.
-    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), background_nice_);
+void RenderQueue::makeLiveLocked(Slot& slot) {
+  slot.live = true;
+  ++live_;
+  applyPausesLocked();
+}
+
+void RenderQueue::applyPausesLocked() {
+  for (auto& slot : slots_) {
+    bool pause = pause_background_ && live_ > 0 && slot->rendering && !slot->live;
+    if (pause == slot->paused) continue;
+    slot->paused = pause;
+    if (pause) ++counters_.pauses;
+    slot->backend->setPaused(pause);
   }
+}
+
+void RenderQueue::run(std::unique_ptr<RenderBackend> backend, Slot& slot, bool reserved) {
+  pthread_setname_np(pthread_self(), reserved ? "thrum-render-rl" : "thrum-render");
   // Aging changes what may start without anything arriving: look again at
   // least this often.
   auto recheck = std::max(std::chrono::milliseconds(10), options_.aging_step / 4);
@@ -115,14 +135,17 @@ void RenderQueue::run(std::unique_ptr<RenderBackend> backend, bool reserved) {
       continue;
     }
     if (reserved) --idle_reserved_;
-    RenderJob what{job->key, job->running_as >= static_cast<int>(Priority::kDirty),
-                   &live_rendering_};
-    if (!what.background) ++live_rendering_;
+    RenderJob what{job->key, job->running_as >= static_cast<int>(Priority::kDirty)};
+    slot.rendering = job->key;
+    if (!what.background) {
+      makeLiveLocked(slot);
+    } else {
+      applyPausesLocked();  // it may start while live work renders (aging)
+    }
     lock.unlock();
     auto outcome = std::make_shared<RenderOutcome>();
     auto began = std::chrono::steady_clock::now();
     outcome->ok = backend->render(what, outcome->pngs, outcome->error);
-    if (!what.background) --live_rendering_;
     outcome->took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - began);
     outcome->ran_as = static_cast<Priority>(job->running_as);
@@ -130,6 +153,12 @@ void RenderQueue::run(std::unique_ptr<RenderBackend> backend, bool reserved) {
     counters_.render_ms += outcome->took.count();
     if (store_) store_(job->key, *outcome);  // before anyone hears: a retry finds the file
     lock.lock();
+    slot.rendering.reset();
+    if (slot.live) {
+      slot.live = false;
+      --live_;
+    }
+    applyPausesLocked();  // resumes this slot, and the others if no live work is left
     Scheduler::Job finished = scheduler_.finish(job->key);
     std::vector<Done> tell;
     for (WaiterId w : finished.waiters) {

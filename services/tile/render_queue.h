@@ -1,13 +1,14 @@
 // RenderQueue: render threads working through the Scheduler. Each thread
-// owns its backend (a Mapnik Renderer: Maps are per thread). There are
+// owns its backend (a render process: see render_process.h). There are
 // render_slots general threads and reserved_slots threads for live work
-// only; a general thread leaves live work to an idle reserved thread, and
-// may run at a lower CPU priority (background_nice) so that live renders
-// win the CPU from a bulk backlog. A finished
+// only; a general thread leaves live work to an idle reserved thread.
+// While live work renders, background renders under way are paused (their
+// backend's setPaused()), so a live render has the CPUs to itself; a live
+// request that joins a background render makes it live. A finished
 // metatile is handed to `store` (the cache writes its .meta file) on the
 // render thread, then every waiter of the job is told, once.
 //
-//   RenderQueue q(options, [&](std::string& e) { return makeBackend(e); },
+//   RenderQueue q(options, [&](bool reserved, std::string& e) { return makeBackend(e); },
 //                 [&](const MetatileKey& k, const RenderOutcome& o) { cache.put(k, o); });
 //   q.start(error);
 //   q.submit(key, Priority::kInteractive, [](auto outcome) { ... });
@@ -22,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,15 +32,18 @@
 
 namespace thrum::tile {
 
+// A map style a backend renders: its name, its Mapnik XML file, and where
+// the style's relative datasource paths point.
+struct StyleSource {
+  std::string name;      // as clients name it ("world")
+  std::string xml;       // Mapnik XML file
+  std::string data_dir;  // shapefiles
+};
+
 // What a backend knows of the job it renders.
 struct RenderJob {
   MetatileKey key;
   bool background = false;  // started as dirty or bulk work
-  // Live renders under way now: a background render lends no spare CPU
-  // (encoder helpers) while this is non-zero.
-  const std::atomic<int>* live_rendering = nullptr;
-
-  bool mayShare() const { return !background || live_rendering == nullptr || *live_rendering == 0; }
 };
 
 class RenderBackend {
@@ -46,6 +51,10 @@ class RenderBackend {
   virtual ~RenderBackend() = default;
   // The metatile's PNGs by metaIndex(); false with `error` when it failed.
   virtual bool render(const RenderJob& job, std::vector<std::string>& pngs, std::string& error) = 0;
+  // Called from another thread while render() runs, or between renders:
+  // stop using the CPU until setPaused(false). Time paused is not render
+  // time. A backend that cannot pause ignores it.
+  virtual void setPaused(bool paused) { (void)paused; }
 };
 
 struct RenderOutcome {
@@ -58,15 +67,18 @@ struct RenderOutcome {
 
 class RenderQueue {
  public:
-  using BackendFactory = std::function<std::unique_ptr<RenderBackend>(std::string& error)>;
+  // Makes the backend of a general (reserved false) or reserved slot.
+  using BackendFactory =
+      std::function<std::unique_ptr<RenderBackend>(bool reserved, std::string& error)>;
   using Store = std::function<void(const MetatileKey&, RenderOutcome&)>;
   using Done = std::function<void(std::shared_ptr<const RenderOutcome>)>;
 
   RenderQueue(Scheduler::Options options, BackendFactory backends, Store store);
   ~RenderQueue();
 
-  // The general threads' nice value (0 leaves it); set before start().
-  void setBackgroundNice(int nice) { background_nice_ = nice; }
+  // Whether background renders pause while live work renders (default
+  // yes); set before start().
+  void setPauseBackground(bool pause) { pause_background_ = pause; }
   // Makes one backend per render slot and starts the threads; false with
   // the first backend's error.
   bool start(std::string& error);
@@ -96,12 +108,22 @@ class RenderQueue {
 
   struct Counters {
     std::atomic<int64_t> renders{0}, failures{0}, coalesced{0}, promoted{0}, refused{0}, dropped{0},
-        render_ms{0};
+        render_ms{0}, pauses{0};
   };
   const Counters& counters() const { return counters_; }
 
  private:
-  void run(std::unique_ptr<RenderBackend> backend, bool reserved);
+  // What one render thread is doing, guarded by mu_.
+  struct Slot {
+    RenderBackend* backend = nullptr;
+    std::optional<MetatileKey> rendering;
+    bool live = false;    // counts in live_
+    bool paused = false;  // setPaused(true) was the last call
+  };
+  void run(std::unique_ptr<RenderBackend> backend, Slot& slot, bool reserved);
+  // Keeps every background render paused while live_ > 0.
+  void applyPausesLocked();
+  void makeLiveLocked(Slot& slot);
 
   Scheduler::Options options_;
   BackendFactory backends_;
@@ -113,8 +135,9 @@ class RenderQueue {
   WaiterId next_waiter_ = 1;
   bool running_ = false;
   int idle_reserved_ = 0;
-  std::atomic<int> live_rendering_{0};
-  int background_nice_ = 0;
+  int live_ = 0;  // slots rendering live work
+  bool pause_background_ = true;
+  std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::thread> threads_;
   Counters counters_;
 };

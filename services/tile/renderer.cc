@@ -30,8 +30,7 @@ constexpr const char* kFonts = "/usr/share/fonts/truetype/dejavu";
 // takes items too, so the work finishes even when the pool is busy. A
 // helper that starts after the caller is done touches nothing of its.
 template <typename Fn>
-void parallelFor(io::TaskPool* pool, int n, int helpers, const std::function<bool()>& may_share,
-                 const Fn& fn) {
+void parallelFor(io::TaskPool* pool, int n, int helpers, const Fn& fn) {
   struct Shared {
     std::atomic<int> next{0};
     std::mutex mu;
@@ -40,27 +39,23 @@ void parallelFor(io::TaskPool* pool, int n, int helpers, const std::function<boo
     bool closed = false;
   };
   auto shared = std::make_shared<Shared>();
-  auto drain = [n](Shared& s, const Fn& f, const std::function<bool()>* share) {
-    while (share == nullptr || !*share || (*share)()) {
-      int i = s.next.fetch_add(1);
-      if (i >= n) break;
-      f(i);
-    }
+  auto drain = [n](Shared& s, const Fn& f) {
+    for (int i = s.next.fetch_add(1); i < n; i = s.next.fetch_add(1)) f(i);
   };
   for (int h = 0; pool != nullptr && h < helpers; ++h) {
-    bool queued = pool->trySubmit([shared, fp = &fn, drain, share = &may_share] {
+    bool queued = pool->trySubmit([shared, fp = &fn, drain] {
       {
         std::lock_guard lock(shared->mu);
         if (shared->closed) return;
         ++shared->active;
       }
-      drain(*shared, *fp, share);
+      drain(*shared, *fp);
       std::lock_guard lock(shared->mu);
       if (--shared->active == 0) shared->idle.notify_all();
     });
     if (!queued) break;
   }
-  drain(*shared, fn, nullptr);
+  drain(*shared, fn);
   std::unique_lock lock(shared->mu);
   shared->closed = true;
   shared->idle.wait(lock, [&] { return shared->active == 0; });
@@ -138,7 +133,7 @@ Renderer::Renderer(const std::vector<StyleSource>& styles, io::TaskPool* encoder
 Renderer::~Renderer() = default;
 
 bool Renderer::render(const std::string& style, const MetatileId& m, std::vector<std::string>& pngs,
-                      std::string& error, const std::function<bool()>& may_share) {
+                      std::string& error) {
   auto it = maps_.find(style);
   if (it == maps_.end()) {
     error = "unknown style " + style;
@@ -160,7 +155,7 @@ bool Renderer::render(const std::string& style, const MetatileId& m, std::vector
     return false;
   }
   pngs.assign(kMetaEntries, {});
-  parallelFor(encoder_, span * span, 3, may_share, [&](int i) {
+  parallelFor(encoder_, span * span, 3, [&](int i) {
     int dx = i / span, dy = i % span;
     mapnik::image_view_rgba8 view(dx * kTileSize, dy * kTileSize, kTileSize, kTileSize, image);
     std::optional<uint32_t> colour = uniformColour(view);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "framework/io/task_pool.h"
+#include "services/tile/render_queue.h"
 #include "services/tile/tile_math.h"
 
 namespace mapnik {
@@ -30,12 +31,6 @@ class Map;
 }
 
 namespace thrum::tile {
-
-struct StyleSource {
-  std::string name;      // as clients name it ("world")
-  std::string xml;       // Mapnik XML file
-  std::string data_dir;  // where its relative datasource paths point
-};
 
 class Renderer {
  public:
@@ -48,10 +43,8 @@ class Renderer {
   Renderer(const Renderer&) = delete;
   Renderer& operator=(const Renderer&) = delete;
 
-  // `may_share` says, item by item, whether encoder helpers may still take
-  // tiles of this render (the render's own thread always finishes them).
   bool render(const std::string& style, const MetatileId& m, std::vector<std::string>& pngs,
-              std::string& error, const std::function<bool()>& may_share = nullptr);
+              std::string& error);
 
   static constexpr int kBufferPx = 128;
 

@@ -17,7 +17,7 @@
 
 #include "framework/config/config.h"
 #include "framework/server/server.h"
-#include "services/tile/mapnik_backend.h"
+#include "services/tile/render_process.h"
 #include "services/tile/tile_service.h"
 
 namespace {
@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
   std::string data_dir = "tile-data/shp";
   std::vector<std::string> styles{"world=services/tile/style/world.xml"};
   int min_zoom = 0, max_zoom = 12, render_threads = 2, reserved_threads = 1, encode_threads = 0;
-  int background_nice = 0;
+  int background_nice = 0, render_timeout_ms = 60000;
+  std::string render_program = RenderProcess::defaultProgram(), pause_background = "on";
   int interactive = 1024, prefetch = 4096, dirty = 65536, bulk = 65536;
   int aging_ms = 60000, deadline_ms = 30000, max_waiters = 48;
   std::string log_level = "info";
@@ -61,9 +62,15 @@ int main(int argc, char** argv) {
       .integer("render-threads", &render_threads, 1, 256, "render threads for any priority")
       .integer("reserved-render-threads", &reserved_threads, 0, 256,
                "more render threads for interactive and prefetch work only")
+      .integer("render-timeout-ms", &render_timeout_ms, 1, 86400000,
+               "a render running longer (not counting time paused) is killed and fails")
+      .choice("pause-background", &pause_background, {"on", "off"},
+              "pause dirty and bulk renders while live work renders")
       .integer("background-nice", &background_nice, 0, 19,
-               "nice value of the general render threads, so live renders win the CPU")
-      .integer("encode-threads", &encode_threads, 0, 256, "PNG encoding helpers (0: one per CPU)")
+               "nice value of the general render processes")
+      .integer("encode-threads", &encode_threads, 0, 256,
+               "PNG encoders per render process (0: one per CPU)")
+      .text("render-program", &render_program, "the render process (thrum-tile-render)")
       .integer("queue-interactive", &interactive, 1, 1 << 24, "interactive jobs queued at most")
       .integer("queue-prefetch", &prefetch, 1, 1 << 24, "prefetch jobs queued at most")
       .integer("queue-dirty", &dirty, 1, 1 << 24, "dirty jobs queued at most")
@@ -93,10 +100,6 @@ int main(int argc, char** argv) {
   }
 
   std::string error;
-  if (!Renderer::initMapnik(error)) {
-    std::cerr << error << "\n";
-    return 2;
-  }
   std::vector<StyleSource> sources;
   TileServiceOptions service;
   for (const auto& s : styles) {
@@ -107,13 +110,6 @@ int main(int argc, char** argv) {
   service.max_render_waiters = max_waiters;
   service.default_deadline = std::chrono::milliseconds(deadline_ms);
 
-  int encoders =
-      encode_threads > 0 ? encode_threads : static_cast<int>(std::thread::hardware_concurrency());
-  // Encoding helpers yield like the general render threads: a live render
-  // encodes its own tiles at full priority and takes help only from idle CPU.
-  thrum::io::TaskPool encoder(static_cast<size_t>(std::max(1, encoders)), 1024, "thrum-encode",
-                              background_nice);
-  encoder.start();
   TileCache cache(tile_dir);
   Scheduler::Options queue_options;
   queue_options.render_slots = render_threads;
@@ -123,9 +119,13 @@ int main(int argc, char** argv) {
   queue_options.aging_step = std::chrono::milliseconds(aging_ms);
   RenderQueue queue(
       queue_options,
-      [&](std::string& e) -> std::unique_ptr<RenderBackend> {
-        auto backend = std::make_unique<MapnikBackend>(sources, &encoder, e);
-        return e.empty() ? std::move(backend) : nullptr;
+      [&](bool reserved, std::string& e) -> std::unique_ptr<RenderBackend> {
+        return RenderProcess::start({.program = render_program,
+                                     .styles = sources,
+                                     .encode_threads = encode_threads,
+                                     .nice = reserved ? 0 : background_nice,
+                                     .time_limit = std::chrono::milliseconds(render_timeout_ms)},
+                                    e);
       },
       [&](const MetatileKey& key, RenderOutcome& outcome) {
         if (!outcome.ok) {
@@ -136,8 +136,8 @@ int main(int argc, char** argv) {
         std::string why;
         if (!cache.put(key, outcome.pngs, why)) spdlog::error("cache: {}", why);
       });
-  queue.setBackgroundNice(background_nice);
-  if (!queue.start(error)) {  // loads every style in every render thread
+  queue.setPauseBackground(pause_background == "on");
+  if (!queue.start(error)) {  // loads every style in every render process
     std::cerr << error << "\n";
     return 2;
   }
@@ -148,6 +148,5 @@ int main(int argc, char** argv) {
   if (!thrum::listenAndStart(server, listen, std::cout, std::cerr)) return 1;
   thrum::runUntilSignal(server);
   queue.stop();
-  encoder.stop();
   return 0;
 }

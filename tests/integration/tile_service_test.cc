@@ -15,7 +15,7 @@
 #include "TileService.h"
 #include "framework/client/connect.h"
 #include "framework/server/server.h"
-#include "services/tile/mapnik_backend.h"
+#include "services/tile/render_process.h"
 
 #include <mapnik/image.hpp>
 #include <mapnik/image_any.hpp>
@@ -36,17 +36,18 @@ bool isTilePng(const std::string& png) {
 // A whole tile server on 127.0.0.1:0 over a cache directory.
 class TileStack {
  public:
-  TileStack(const std::string& cache_dir, Scheduler::Options queue_options = defaults())
+  TileStack(const std::string& cache_dir, Scheduler::Options queue_options = defaults(),
+            std::chrono::milliseconds render_limit = std::chrono::seconds(60))
       : cache_(cache_dir) {
     std::string error;
-    if (!Renderer::initMapnik(error)) throw std::runtime_error(error);
-    encoder_.start();
-    std::vector<StyleSource> sources{{"world", kStyle, kData}};
+    RenderProcess::Options render{.program = THRUM_TILE_RENDER,
+                                  .styles = {{"world", kStyle, kData}},
+                                  .encode_threads = 2,
+                                  .time_limit = render_limit};
     queue_ = std::make_unique<RenderQueue>(
         queue_options,
-        [this, sources](std::string& e) -> std::unique_ptr<RenderBackend> {
-          auto b = std::make_unique<MapnikBackend>(sources, &encoder_, e);
-          return e.empty() ? std::move(b) : nullptr;
+        [render](bool, std::string& e) -> std::unique_ptr<RenderBackend> {
+          return RenderProcess::start(render, e);
         },
         [this](const MetatileKey& key, RenderOutcome& o) {
           std::string why;
@@ -93,7 +94,6 @@ class TileStack {
 
  private:
   TileCache cache_;
-  io::TaskPool encoder_{2, 256, "test-encode"};
   std::unique_ptr<RenderQueue> queue_;
   std::unique_ptr<Server> server_;
 };
@@ -282,6 +282,27 @@ TEST_F(TileService, ARenderPastTheDeadlineFailsTheCallNotTheServer) {
   EXPECT_THROW(c->getTile(t, hurried), api::RenderFailed);
   c->getTile(t, req(4, 9, 5));  // the connection and the server go on
   EXPECT_TRUE(isTilePng(t.png));
+}
+
+TEST_F(TileService, ARenderPastItsTimeLimitIsKilledAndFailsWithTheReason) {
+  TileStack stack(dir_, TileStack::defaults(), std::chrono::milliseconds(1));
+  auto c = stack.client();
+  api::Tile t;
+  for (int attempt = 0; attempt < 2; ++attempt) {  // a failure is not cached
+    try {
+      c->getTile(t, req(2, 1, 1));
+      ADD_FAILURE() << "rendered within 1 ms";
+    } catch (const api::RenderFailed& e) {
+      EXPECT_EQ(e.reason.rfind("render took longer than the limit of 1 ms; the render process was "
+                               "killed by signal 9",
+                               0),
+                0u)
+          << e.reason;
+    }
+  }
+  api::MetatileStatus status;
+  c->status(status, "world", 2, 1, 1);
+  EXPECT_EQ(status.state, api::MetatileState::ABSENT);
 }
 
 }  // namespace

@@ -21,7 +21,8 @@ MetatileKey key(int x) {
 }
 
 // Renders by writing the metatile's name into every tile; can hold renders
-// at a gate, and fail on request.
+// at a gate, and fail on request. Logs setPaused() calls by backend
+// (general slots' backends are made first).
 class FakeBackend : public RenderBackend {
  public:
   struct Shared {
@@ -29,9 +30,15 @@ class FakeBackend : public RenderBackend {
     testing::Gate* gate = nullptr;
     std::mutex mu;
     std::vector<MetatileKey> order;
+    std::vector<std::pair<int, bool>> pauses;  // (backend, paused)
+    int backends = 0;
     int fail_x = -1;
   };
-  explicit FakeBackend(Shared& s) : s_(s) {}
+  explicit FakeBackend(Shared& s) : s_(s), index_(s.backends++) {}
+  void setPaused(bool paused) override {
+    std::lock_guard lock(s_.mu);
+    s_.pauses.emplace_back(index_, paused);
+  }
   bool render(const RenderJob& job, std::vector<std::string>& pngs, std::string& error) override {
     const MetatileKey& k = job.key;
     ++s_.calls;
@@ -50,6 +57,7 @@ class FakeBackend : public RenderBackend {
 
  private:
   Shared& s_;
+  int index_;
 };
 
 Scheduler::Options options(int slots, int reserved) {
@@ -65,11 +73,12 @@ struct Fixture {
   std::atomic<int> stored{0};
   std::unique_ptr<RenderQueue> queue;
 
-  explicit Fixture(int slots, int reserved = 0) {
+  explicit Fixture(int slots, int reserved = 0, bool pause = true) {
     queue = std::make_unique<RenderQueue>(
         options(slots, reserved),
-        [this](std::string&) { return std::make_unique<FakeBackend>(shared); },
+        [this](bool, std::string&) { return std::make_unique<FakeBackend>(shared); },
         [this](const MetatileKey&, RenderOutcome&) { ++stored; });
+    queue->setPauseBackground(pause);
     std::string error;
     if (!queue->start(error)) throw std::runtime_error(error);
   }
@@ -119,6 +128,70 @@ TEST(RenderQueue, InteractiveWorkPassesAQueuedBulkBacklog) {
   std::lock_guard lock(f.shared.mu);
   auto first_live = std::find(f.shared.order.begin(), f.shared.order.end(), key(1));
   EXPECT_EQ(first_live - f.shared.order.begin(), 1) << "second to start, after the bulk job";
+}
+
+using Pauses = std::vector<std::pair<int, bool>>;
+
+TEST(RenderQueue, ABackgroundRenderPausesWhileLiveWorkRenders) {
+  testing::Gate gate;
+  Fixture f(1, 1);  // backend 0 general, backend 1 reserved
+  f.shared.gate = &gate;
+  std::promise<void> bulk_done;
+  f.queue->submit(key(1), Priority::kBulk, [&](auto) { bulk_done.set_value(); });
+  ASSERT_TRUE(gate.waitForWaiting(1));
+  {
+    std::lock_guard lock(f.shared.mu);
+    EXPECT_EQ(f.shared.pauses, Pauses{}) << "nothing live: bulk runs on";
+  }
+  std::promise<void> live_done;
+  f.queue->submit(key(2), Priority::kInteractive, [&](auto) { live_done.set_value(); });
+  ASSERT_TRUE(gate.waitForWaiting(2));
+  {
+    std::lock_guard lock(f.shared.mu);
+    EXPECT_EQ(f.shared.pauses, (Pauses{{0, true}}));
+  }
+  EXPECT_EQ(f.queue->counters().pauses, 1);
+  gate.release();
+  live_done.get_future().get();
+  bulk_done.get_future().get();
+  ASSERT_TRUE(testing::waitFor([&] { return f.queue->rendering() == 0; }));
+  std::lock_guard lock(f.shared.mu);
+  EXPECT_EQ(f.shared.pauses, (Pauses{{0, true}, {0, false}})) << "resumed, and never the live one";
+}
+
+TEST(RenderQueue, ALiveRequestJoiningAPausedRenderResumesIt) {
+  testing::Gate gate;
+  Fixture f(1, 1);
+  f.shared.gate = &gate;
+  f.queue->submit(key(1), Priority::kBulk);
+  ASSERT_TRUE(gate.waitForWaiting(1));
+  f.queue->submit(key(2), Priority::kInteractive);
+  ASSERT_TRUE(gate.waitForWaiting(2));
+  // Somebody now waits live for the paused bulk render: it runs on.
+  auto joined = f.queue->submit(key(1), Priority::kInteractive, [](auto) {});
+  EXPECT_EQ(joined.admit, Scheduler::Admit::kJoined);
+  {
+    std::lock_guard lock(f.shared.mu);
+    EXPECT_EQ(f.shared.pauses, (Pauses{{0, true}, {0, false}}));
+  }
+  gate.release();
+  ASSERT_TRUE(testing::waitFor([&] { return f.shared.calls == 2 && f.queue->rendering() == 0; }));
+  std::lock_guard lock(f.shared.mu);
+  EXPECT_EQ(f.shared.pauses.size(), 2u) << "not paused again";
+}
+
+TEST(RenderQueue, NoPausesWhenTurnedOff) {
+  testing::Gate gate;
+  Fixture f(1, 1, /*pause=*/false);
+  f.shared.gate = &gate;
+  f.queue->submit(key(1), Priority::kBulk);
+  ASSERT_TRUE(gate.waitForWaiting(1));
+  f.queue->submit(key(2), Priority::kInteractive);
+  ASSERT_TRUE(gate.waitForWaiting(2));
+  gate.release();
+  ASSERT_TRUE(testing::waitFor([&] { return f.shared.calls == 2 && f.queue->rendering() == 0; }));
+  std::lock_guard lock(f.shared.mu);
+  EXPECT_EQ(f.shared.pauses, Pauses{});
 }
 
 TEST(RenderQueue, AFullClassIsRefusedAndCounted) {
