@@ -52,7 +52,8 @@ enum MetatileState {
 struct MetatileStatus {
   1: required MetatileState state,
   2: optional Priority queued_as,   // QUEUED / RENDERING: its class now
-  3: optional i64 cached_at_ms,     // CACHED: when the file was written (unix ms)
+  3: optional i64 cached_at_ms,     // CACHED: when the file was written (unix ms);
+                                    // a dirty file's stamp is its mark, 2000-01-01
   4: required bool dirty,           // a newer render has been asked for
 }
 
@@ -128,12 +129,16 @@ service TileService {
       throws (1: InvalidRequest invalid),
 
   // Marks the metatiles of these tiles dirty: each re-renders in the
-  // background (class DIRTY) while its old tiles are still served.
+  // background (class DIRTY) while its old tiles are still served. The
+  // mark is kept in the cache file, across restarts; when the dirty queue
+  // is full, a marked metatile is queued again when next requested.
+  // Returns how many metatiles were marked or queued.
   i32 markDirty(1: list<TileRequest> tiles) throws (1: InvalidRequest invalid),
 
-  // The same for every metatile of a zoom range, optionally inside a box.
+  // The same for every cached metatile of a zoom range, optionally inside
+  // a box (metatiles never rendered have nothing to refresh).
   i32 markRangeDirty(1: string style, 2: i32 min_zoom, 3: i32 max_zoom, 4: optional BoundingBox box)
-      throws (1: InvalidRequest invalid, 2: Overloaded overloaded),
+      throws (1: InvalidRequest invalid),
 
   list<MapInfo> listMaps(),
 

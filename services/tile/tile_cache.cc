@@ -1,5 +1,6 @@
 #include "services/tile/tile_cache.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -16,6 +17,10 @@ std::optional<FileStamp> stampOf(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
   return FileStamp{static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
                    static_cast<int64_t>(st.st_size)};
+}
+
+bool isDirty(const FileStamp& s) {
+  return s.mtime_ns <= kDirtyMarkUnixS * 1'000'000'000;
 }
 
 std::string versionOf(const FileStamp& s) {
@@ -39,15 +44,12 @@ std::optional<CachedTile> TileCache::get(const std::string& style, const TileId&
     spdlog::warn("cache: {}: {}; rendering it again", file, error);
     return std::nullopt;
   }
-  return CachedTile{std::move(*png), versionOf(stamp), stamp.mtime_ns / 1'000'000};
+  return CachedTile{std::move(*png), versionOf(stamp), stamp.mtime_ns / 1'000'000, isDirty(stamp)};
 }
 
 bool TileCache::put(const MetatileKey& key, const std::vector<std::string>& pngs,
                     std::string& error) {
-  if (!writeFileAtomically(path(key), encodeMeta(key.m, pngs), error)) return false;
-  std::lock_guard lock(mu_);
-  dirty_.erase(key);
-  return true;
+  return writeFileAtomically(path(key), encodeMeta(key.m, pngs), error);
 }
 
 std::optional<int64_t> TileCache::writtenAt(const MetatileKey& key) const {
@@ -62,14 +64,15 @@ std::optional<std::string> TileCache::version(const MetatileKey& key) const {
   return versionOf(*s);
 }
 
-void TileCache::markDirty(const MetatileKey& key) {
-  std::lock_guard lock(mu_);
-  dirty_.insert(key);
+bool TileCache::markDirty(const MetatileKey& key) {
+  // Only the mtime moves; the access time is left as it is.
+  const struct timespec times[2] = {{0, UTIME_OMIT}, {kDirtyMarkUnixS, 0}};
+  return ::utimensat(AT_FDCWD, path(key).c_str(), times, 0) == 0;
 }
 
 bool TileCache::dirty(const MetatileKey& key) const {
-  std::lock_guard lock(mu_);
-  return dirty_.count(key) > 0;
+  auto s = stampOf(path(key));
+  return s && isDirty(*s);
 }
 
 }  // namespace thrum::tile

@@ -149,6 +149,9 @@ bool TileServiceHandler::fromCache(const Wanted& w, api::Tile& out) {
   auto hit = cache_.get(w.key.style, w.tile);
   if (!hit) return false;
   ++hits_;
+  // A dirty tile is served and its new render queued (or joined); a full
+  // dirty queue loses nothing, the mark stays for the next hit.
+  if (hit->dirty) queue_.submit(w.key, Priority::kDirty);
   out.png = std::move(hit->png);
   out.source = api::Source::CACHE;
   out.render_ms = 0;
@@ -204,7 +207,7 @@ int32_t TileServiceHandler::enqueue(const std::vector<api::TileRequest>& request
   for (const auto& w : wanted) {
     if (!seen.insert(w.key).second) continue;
     if (w.priority == Priority::kDirty) {
-      cache_.markDirty(w.key);
+      cache_.markDirty(w.key);  // kept even if the dirty queue is full now
     } else if (cache_.writtenAt(w.key) && !cache_.dirty(w.key)) {
       continue;  // already rendered
     }
@@ -233,10 +236,17 @@ void TileServiceHandler::status(api::MetatileStatus& out, const std::string& sty
   }
 }
 
+bool TileServiceHandler::markDirty(const MetatileKey& key) {
+  bool marked = cache_.markDirty(key);
+  bool queued = queue_.submit(key, Priority::kDirty).admit != Scheduler::Admit::kFull;
+  return marked || queued;
+}
+
 int32_t TileServiceHandler::markDirty(const std::vector<api::TileRequest>& tiles) {
-  std::vector<api::TileRequest> dirty = tiles;
-  for (auto& t : dirty) t.__set_priority(api::Priority::DIRTY);
-  return enqueue(dirty);
+  std::set<MetatileKey> keys;
+  for (const auto& t : tiles) keys.insert(check(t.style, t.z, t.x, t.y).key);
+  return static_cast<int32_t>(
+      std::count_if(keys.begin(), keys.end(), [&](const auto& k) { return markDirty(k); }));
 }
 
 int32_t TileServiceHandler::markRangeDirty(const std::string& style, int32_t min_zoom,
@@ -264,13 +274,7 @@ int32_t TileServiceHandler::markRangeDirty(const std::string& style, int32_t min
     for (int mx = a.x & ~7; mx <= b.x; mx += 8) {
       for (int my = a.y & ~7; my <= b.y; my += 8) {
         MetatileKey key{style, {z, mx, my}};
-        if (!cache_.writtenAt(key)) continue;  // nothing to refresh
-        cache_.markDirty(key);
-        if (queue_.submit(key, Priority::kDirty).admit == Scheduler::Admit::kFull) {
-          overloaded(Priority::kDirty, "the dirty queue is full after " + std::to_string(marked) +
-                                           " metatiles were marked");
-        }
-        ++marked;
+        if (cache_.writtenAt(key) && markDirty(key)) ++marked;  // no file: nothing to refresh
       }
     }
   }

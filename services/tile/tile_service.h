@@ -66,6 +66,9 @@ class TileServiceHandler : public api::TileServiceIf {
   std::unique_ptr<Pending> submitRender(const Wanted& w);
   // Waits up to the request's deadline; throws RenderFailed.
   api::Tile awaitRender(const Wanted& w, Pending& pending);
+  // Marks the metatile's file dirty and queues its render (a full dirty
+  // queue leaves the mark for the next hit); false when neither happened.
+  bool markDirty(const MetatileKey& key);
 
   TileServiceOptions options_;
   std::map<std::string, StyleInfo> styles_;

@@ -16,6 +16,7 @@
 #include "framework/client/connect.h"
 #include "framework/server/server.h"
 #include "services/tile/render_process.h"
+#include "tests/support/wait.h"
 
 #include <mapnik/image.hpp>
 #include <mapnik/image_any.hpp>
@@ -232,6 +233,69 @@ TEST_F(TileService, ARestartKeepsTheCache) {
   second.client()->getTile(again, req(3, 4, 2));
   EXPECT_EQ(again.source, api::Source::CACHE);
   EXPECT_EQ(again.png, png);
+}
+
+TEST_F(TileService, ADirtyMarkIsKeptInTheFileServedFromAndClearedByARender) {
+  const MetatileKey key{"world", {3, 0, 0}};
+  api::Tile before;
+  {
+    TileStack first(dir_);
+    first.client()->getTile(before, req(3, 4, 2));
+  }
+  // Marked while no server runs: the mark is in the file, not in a process.
+  EXPECT_TRUE(TileCache(dir_).markDirty(key));
+  EXPECT_TRUE(TileCache(dir_).dirty(key));
+  EXPECT_FALSE(TileCache(dir_).markDirty({"world", {3, 8, 0}})) << "no file, nothing to mark";
+
+  TileStack second(dir_);
+  auto c = second.client();
+  api::MetatileStatus status;
+  c->status(status, "world", 3, 4, 2);
+  EXPECT_TRUE(status.dirty);
+  EXPECT_EQ(status.cached_at_ms, kDirtyMarkUnixS * 1000);
+  api::Tile served;
+  c->getTile(served, req(3, 4, 2));  // served at once, and its render queued
+  EXPECT_EQ(served.source, api::Source::CACHE);
+  EXPECT_EQ(served.png, before.png);
+  ASSERT_TRUE(testing::waitFor([&] { return !second.cache().dirty(key); }));
+  api::Stats stats;
+  c->stats(stats);
+  EXPECT_EQ(stats.renders, 1);
+  api::Tile after;
+  c->getTile(after, req(3, 4, 2));
+  EXPECT_EQ(after.source, api::Source::CACHE);
+  EXPECT_EQ(after.png, before.png) << "same style and data, same bytes";
+  EXPECT_NE(after.version, before.version);
+
+  // Over the wire: one metatile, then a whole zoom level (one cached metatile).
+  EXPECT_EQ(c->markDirty({req(3, 4, 2), req(3, 5, 3)}), 1);
+  ASSERT_TRUE(testing::waitFor([&] {
+    c->stats(stats);
+    return stats.renders == 2 && !second.cache().dirty(key);
+  }));
+  EXPECT_EQ(c->markRangeDirty("world", 3, 3, {}), 1);
+  ASSERT_TRUE(testing::waitFor([&] {
+    c->stats(stats);
+    return stats.renders == 3 && !second.cache().dirty(key);
+  }));
+}
+
+TEST_F(TileService, AFullDirtyQueueLosesNoMark) {
+  Scheduler::Options o = TileStack::defaults();
+  o.capacity = {1024, 4096, 0, 65536};  // no room for dirty work at all
+  TileStack stack(dir_, o);
+  auto c = stack.client();
+  api::Tile before;
+  c->getTile(before, req(2, 1, 1));
+  EXPECT_EQ(c->markDirty({req(2, 1, 1)}), 1) << "marked, though not queued";
+  api::Tile served;
+  c->getTile(served, req(2, 1, 1));
+  EXPECT_EQ(served.source, api::Source::CACHE);
+  EXPECT_EQ(served.png, before.png);
+  api::MetatileStatus status;
+  c->status(status, "world", 2, 1, 1);
+  EXPECT_TRUE(status.dirty) << "still marked for the next request";
+  EXPECT_EQ(status.state, api::MetatileState::CACHED);
 }
 
 TEST_F(TileService, ACorruptMetaFileIsRenderedAgainNeverServed) {
