@@ -111,18 +111,21 @@ int main(int argc, char** argv) {
               << ",\"p99_us\":" << all[all.size() * 99 / 100] << "}\n";
   } else if (latency->parsed()) {
     auto client = connect(endpoint, keep);
-    std::vector<double> out, sources;
+    std::vector<double> out, sources, render_ms;
     for (const auto& r : tiles) {
       api::Tile t;
       auto t0 = Clock::now();
       client->getTile(t, r);
       out.push_back(ms(Clock::now() - t0));
       sources.push_back(t.source == api::Source::CACHE ? 0 : 1);
+      render_ms.push_back(t.render_ms);
     }
     std::cout << "{";
     printList("ms", out);
     std::cout << ",";
     printList("rendered", sources);
+    std::cout << ",";
+    printList("render_ms", render_ms);
     std::cout << "}\n";
   } else if (enqueue->parsed()) {
     auto client = connect(endpoint, keep);
