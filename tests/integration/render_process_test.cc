@@ -126,8 +126,7 @@ TEST_F(RenderProcessTest, ACrashedProcessIsNamedAndReplaced) {
   ::kill(crashed, SIGABRT);
   std::vector<std::string> pngs;
   EXPECT_FALSE(process->render(job(1, 0, 0), pngs, error));
-  EXPECT_NE(error.find("the render process was killed by signal 6 (Aborted)"),
-            std::string::npos)
+  EXPECT_NE(error.find("the render process was killed by signal 6 (Aborted)"), std::string::npos)
       << error;
   EXPECT_NE(process->pid(), crashed);
   EXPECT_TRUE(process->render(job(1, 0, 0), pngs, error)) << error;
