@@ -11,6 +11,7 @@
 
 #include "framework/dispatch/call.h"
 #include "framework/server/server_core.h"
+#include "framework/server/sweeper.h"
 #include "framework/server/worker_link.h"
 #include "framework/transport/application_error.h"
 #include "framework/transport/sasl_wire.h"
@@ -115,7 +116,8 @@ Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLi
     : socket_(std::move(socket)),
       core_(core),
       link_(link),
-      reader_(core.options.max_message_bytes) {
+      reader_(core.options.max_message_bytes),
+      sweeper_(core.sweeperFor(socket_.get_executor())) {
   auto info = std::make_shared<ConnectionInfo>();
   info->id = core_.next_connection_id.fetch_add(1, std::memory_order_relaxed);
   info->peer = peerOf(socket_);
@@ -124,7 +126,9 @@ Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLi
   if (sasl) sasl_ = std::make_unique<Sasl>(std::move(sasl));
 }
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  sweeper_.remove(this);  // if it was never closed (its context went first)
+}
 
 void Connection::start() {
   core_.accepted.inc();
@@ -137,6 +141,8 @@ void Connection::start() {
     return;
   }
   spdlog::debug("connection {} from {} open", id(), info_->peer);
+  born_ms_ = last_active_ms_ = Sweeper::nowMs();
+  sweeper_.add(this);
   // TLS and SASL run under one deadline; a peer that stalls or trickles
   // costs only its own connection.
   if (handshaking()) armTimer(core_.options.handshake_timeout, "handshake_timeout");
@@ -145,6 +151,40 @@ void Connection::start() {
 
 bool Connection::handshaking() const {
   return (tls_ && !tls_->established()) || (sasl_ && !sasl_->done);
+}
+
+bool Connection::partialRequest() const {
+  return !reader_.idle() || (sasl_ && sasl_->frames && sasl_->frames->midFrame());
+}
+
+void Connection::sweep(int64_t now) {
+  if (closed_ || lingering_) return;
+  const ServerOptions& o = core_.options;
+  auto past = [now](int64_t since, std::chrono::milliseconds limit) {
+    return limit.count() > 0 && now - since >= limit.count();
+  };
+  if (writing_now_ && past(write_began_ms_, o.write_timeout)) {
+    spdlog::info("connection {} from {}: the peer took no reply bytes for {} ms; closing", id(),
+                 info_->peer, o.write_timeout.count());
+    return close("write_timeout");
+  }
+  if (handshaking()) return;  // under the handshake deadline
+  if (past(born_ms_, o.max_age)) {
+    if (past(born_ms_, o.max_age + o.age_grace)) return close("max_age_grace");
+    if (!draining_) {
+      close_reason_ = "max_age";
+      drain();
+    }
+    return;
+  }
+  bool quiet = past(last_active_ms_, partialRequest() ? o.request_timeout : o.idle_timeout);
+  if (!quiet) return;
+  if (partialRequest()) {
+    spdlog::info("connection {} from {}: a request stalled for {} ms; closing", id(), info_->peer,
+                 o.request_timeout.count());
+    return close("request_timeout");
+  }
+  if (in_flight_ == 0 && !writing_now_ && slots_.empty()) close("idle_timeout");
 }
 
 void Connection::armTimer(std::chrono::milliseconds after, std::string_view reason) {
@@ -244,6 +284,7 @@ void Connection::onReadable(const boost::system::error_code& wait_ec) {
     }
     if (ec) return close("io_error");
 
+    last_active_ms_ = Sweeper::nowMs();
     std::span<const uint8_t> bytes = buf.first(n);
     thread_local std::string plain;
     if (tls_) {
@@ -556,6 +597,7 @@ void Connection::doWrite() {
   write_buffers_.clear();
   for (const auto& r : writing_) write_buffers_.push_back(asio::buffer(r));
   writing_now_ = true;
+  write_began_ms_ = Sweeper::nowMs();
   asio::async_write(socket_, write_buffers_,
                     [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                       self->onWrite(ec);
@@ -571,6 +613,7 @@ void Connection::onWrite(const boost::system::error_code& ec) {
     return close("io_error");
   }
   core_.replies_written.inc(writing_replies_);
+  last_active_ms_ = Sweeper::nowMs();
   writing_.clear();
   doWrite();
   maybeClose();
@@ -643,6 +686,7 @@ void Connection::close(std::string_view reason) {
   slots_.clear();
   boost::system::error_code ignored;
   if (timer_) timer_->cancel();
+  sweeper_.remove(this);
   socket_.shutdown(endpoint::StreamSocket::shutdown_both, ignored);
   socket_.close(ignored);
   core_.registry.remove(id());

@@ -51,6 +51,7 @@ namespace thrum::server {
 
 class WorkerLink;
 class ServerCore;
+class Sweeper;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -76,6 +77,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // A worker finished (or the pool abandoned) the call in `slot`. An empty
   // reply with abandoned=false is a finished oneway call.
   void onCallDone(uint64_t slot, std::string reply, bool abandoned);
+
+  // The sweeper's tick: closes (or drains, past max_age) the connection
+  // if one of its timeouts has fired by `now_ms` (Sweeper::nowMs()).
+  void sweep(int64_t now_ms);
 
   static constexpr uint64_t kNoSlot = ~uint64_t{0};
   static constexpr std::chrono::milliseconds kLingerTime{2000};
@@ -118,6 +123,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Bytes for the peer ahead of any reply (negotiation messages), through TLS.
   void sendRaw(std::string_view bytes);
   bool handshaking() const;
+  // Part of a request (or of a SASL data frame) has arrived, not all.
+  bool partialRequest() const;
   void armTimer(std::chrono::milliseconds after, std::string_view reason);
   // Close once written, but let the peer read first (see above).
   void lingerClose(std::string_view reason);
@@ -144,6 +151,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<boost::asio::steady_timer> timer_;  // handshake deadline, then linger
   std::vector<boost::asio::const_buffer> write_buffers_;
 
+  // Times for the sweeper (Sweeper::nowMs()), and its list links.
+  friend class Sweeper;
+  int64_t born_ms_ = 0;
+  int64_t last_active_ms_ = 0;  // bytes last arrived, or a write ended
+  int64_t write_began_ms_ = 0;  // the write under way began
+  Connection* sweep_prev_ = nullptr;
+  Connection* sweep_next_ = nullptr;
+  Sweeper& sweeper_;
+
   std::string_view close_reason_;  // set once the connection is winding down
   bool reading_ = false;
   bool writing_now_ = false;
@@ -151,6 +167,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool linger_ = false;     // lingerClose() asked for
   bool lingering_ = false;  // sending shut down, reading until the peer closes
   bool closed_ = false;
+  bool swept_ = false;  // in sweeper_'s list
 };
 
 }  // namespace thrum::server

@@ -56,6 +56,19 @@ struct ServerOptions {
   // The TLS handshake and the SASL negotiation together: a peer not done by
   // then loses its connection.
   std::chrono::milliseconds handshake_timeout{10000};
+  // Connection timeouts, each counted as connections.closed.<reason> when
+  // it fires (up to a sweep tick late); zero turns one off.
+  // idle_timeout: no request arriving, none in flight, nothing to write.
+  std::chrono::milliseconds idle_timeout{0};
+  // request_timeout: a request begun whose next bytes do not come
+  // (a client gone quiet mid-frame, a slowloris).
+  std::chrono::milliseconds request_timeout{30000};
+  // write_timeout: replies not all taken by the peer in this long.
+  std::chrono::milliseconds write_timeout{30000};
+  // max_age: a connection this old stops taking requests, answers what it
+  // has and closes ("max_age"); after age_grace more it is closed anyway.
+  std::chrono::milliseconds max_age{0};
+  std::chrono::milliseconds age_grace{30000};
   // Threads and queue of the auth pool, where blocking SASL steps run.
   size_t auth_threads = 2;
   size_t auth_queue = 8192;  // beyond it a negotiation is refused "server busy"

@@ -1,5 +1,6 @@
 #include "framework/server/server_core.h"
 
+#include <algorithm>
 #include <string>
 
 namespace thrum::server {
@@ -68,17 +69,41 @@ ServerCore::ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor,
       sasl_throttled(m.counter("sasl.throttled")),
       auth_pool(opts.auth_threads, opts.auth_queue, "thrum-auth"),
       io(opts.io_threads) {
+  // The sweep ticks at a quarter of the shortest timeout, 10 ms to 1 s.
+  std::chrono::milliseconds tick{0};
+  for (auto t : {opts.idle_timeout, opts.request_timeout, opts.write_timeout, opts.max_age}) {
+    if (t.count() > 0 && (tick.count() == 0 || t / 4 < tick)) tick = t / 4;
+  }
+  if (tick.count() > 0) {
+    tick = std::clamp(tick, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+  }
   for (size_t i = 0; i < io.size(); ++i) {
     worker_links.push_back(std::make_unique<WorkerLink>(io.context(i), pool));
+    sweepers.push_back(std::make_unique<Sweeper>(io.context(i), tick));
   }
 }
 
-WorkerLink& ServerCore::workerLinkFor(const boost::asio::any_io_executor& executor) {
+ServerCore::~ServerCore() {
+  io.stop();
+  for (auto& s : sweepers) s->stop();
+}
+
+namespace {
+size_t indexOf(io::IoThreads& io, const boost::asio::any_io_executor& executor) {
   auto& context = boost::asio::query(executor, boost::asio::execution::context);
-  for (auto& queue : worker_links) {
-    if (&static_cast<boost::asio::execution_context&>(queue->context()) == &context) return *queue;
+  for (size_t i = 0; i < io.size(); ++i) {
+    if (&static_cast<boost::asio::execution_context&>(io.context(i)) == &context) return i;
   }
-  return *worker_links.front();  // unreachable: every socket is bound to one of ours
+  return 0;  // unreachable: every socket is bound to one of ours
+}
+}  // namespace
+
+Sweeper& ServerCore::sweeperFor(const boost::asio::any_io_executor& executor) {
+  return *sweepers[indexOf(io, executor)];
+}
+
+WorkerLink& ServerCore::workerLinkFor(const boost::asio::any_io_executor& executor) {
+  return *worker_links[indexOf(io, executor)];
 }
 
 Counter& ServerCore::closedCounter(std::string_view reason) {

@@ -19,6 +19,7 @@
 #include "framework/io/task_pool.h"
 #include "framework/server/auth_failures.h"
 #include "framework/server/server.h"
+#include "framework/server/sweeper.h"
 #include "framework/server/worker_link.h"
 
 namespace thrum::server {
@@ -51,6 +52,7 @@ class ServerCore {
  public:
   ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor, const ServerOptions& options,
              Metrics& metrics);
+  ~ServerCore();
 
   // Counter for a close reason, e.g. "connections.closed.too_large".
   Counter& closedCounter(std::string_view reason);
@@ -80,9 +82,13 @@ class ServerCore {
 
   std::atomic<uint64_t> next_connection_id{1};
 
-  // The reply queue of the I/O thread that runs `executor`.
+  // The reply queue and the sweeper of the I/O thread that runs `executor`.
   WorkerLink& workerLinkFor(const boost::asio::any_io_executor& executor);
+  Sweeper& sweeperFor(const boost::asio::any_io_executor& executor);
 
+  // Before io: connections destroyed with the contexts' handlers still
+  // remove themselves from their sweeper (whose timer ~ServerCore drops).
+  std::vector<std::unique_ptr<Sweeper>> sweepers;  // one per I/O thread
   // Last, so they are destroyed first: handlers still queued on a context
   // hold connections, which must go before what they point into.
   io::IoThreads io;

@@ -83,6 +83,8 @@ class FrameReader {
   ReadResult packet(std::span<const uint8_t>& in, std::string& packet);
 
   uint32_t lastLength() const { return length(); }
+  // Part of a frame has arrived, not all of it.
+  bool midFrame() const { return header_have_ != 0 || remaining_ != 0 || !packet_.empty(); }
 
  private:
   uint32_t length() const;

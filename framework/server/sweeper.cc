@@ -1,0 +1,61 @@
+#include "framework/server/sweeper.h"
+
+#include "framework/server/connection.h"
+
+namespace thrum::server {
+
+Sweeper::Sweeper(boost::asio::io_context& ctx, std::chrono::milliseconds tick)
+    : timer_(std::make_unique<boost::asio::steady_timer>(ctx)), tick_(tick) {}
+
+Sweeper::~Sweeper() = default;
+
+int64_t Sweeper::nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void Sweeper::add(Connection* c) {
+  if (tick_.count() == 0) return;
+  c->sweep_prev_ = nullptr;
+  c->sweep_next_ = head_;
+  if (head_) head_->sweep_prev_ = c;
+  head_ = c;
+  c->swept_ = true;
+  if (!armed_) arm();
+}
+
+void Sweeper::remove(Connection* c) {
+  if (!c->swept_) return;
+  c->swept_ = false;
+  if (next_ == c) next_ = c->sweep_next_;
+  if (c->sweep_prev_) c->sweep_prev_->sweep_next_ = c->sweep_next_;
+  if (c->sweep_next_) c->sweep_next_->sweep_prev_ = c->sweep_prev_;
+  if (head_ == c) head_ = c->sweep_next_;
+  c->sweep_prev_ = c->sweep_next_ = nullptr;
+}
+
+void Sweeper::arm() {
+  if (!timer_) return;
+  armed_ = true;
+  timer_->expires_after(tick_);
+  // The timer goes only once the I/O thread stopped, so no aborted wait
+  // runs after this Sweeper is gone.
+  timer_->async_wait([this](const boost::system::error_code& ec) {
+    armed_ = false;
+    if (!ec) onTick();
+  });
+}
+
+void Sweeper::onTick() {
+  int64_t now = nowMs();
+  for (Connection* c = head_; c != nullptr; c = next_) {
+    next_ = c->sweep_next_;  // c may remove itself, or others
+    auto keep = c->shared_from_this();
+    c->sweep(now);
+  }
+  next_ = nullptr;
+  if (head_) arm();
+}
+
+}  // namespace thrum::server
