@@ -120,6 +120,17 @@ Schema& Schema::add(
   return *this;
 }
 
+Schema& Schema::milliseconds(std::string name, std::chrono::milliseconds* target, int64_t max_ms,
+                             std::string help) {
+  return add(std::move(name), std::move(help), std::to_string(target->count()), false, "MS",
+             [target, max_ms](const std::vector<std::string>& v) {
+               int64_t n = 0;
+               auto reason = parseInteger(v.front(), 0, max_ms, n);
+               if (!reason) *target = std::chrono::milliseconds(n);
+               return reason;
+             });
+}
+
 Schema& Schema::text(std::string name, std::string* target, std::string help, Check check) {
   return add(std::move(name), std::move(help), *target, false, "TEXT",
              [target, check](const std::vector<std::string>& v) -> std::optional<std::string> {

@@ -25,6 +25,7 @@
 // exits; --help lists every setting with its default and environment name.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
@@ -66,6 +67,9 @@ class Schema {
                  return reason;
                });
   }
+  // A duration given in whole milliseconds, 0..max_ms.
+  Schema& milliseconds(std::string name, std::chrono::milliseconds* target, int64_t max_ms,
+                       std::string help);
   Schema& text(std::string name, std::string* target, std::string help, Check check = {});
   Schema& choice(std::string name, std::string* target, std::vector<std::string> choices,
                  std::string help);

@@ -16,6 +16,7 @@
 
 #include "framework/config/config.h"
 #include "framework/server/server.h"
+#include "framework/server/server_settings.h"
 #include "services/bench/bench_handler.h"
 
 int main(int argc, char** argv) {
@@ -23,7 +24,6 @@ int main(int argc, char** argv) {
   thrum::tuneAllocator();
   thrum::ServerOptions options;
   std::vector<std::string> listen{"127.0.0.1:9090"};
-  int drain_ms = static_cast<int>(options.drain_timeout.count());
   std::string log_level = "info";
 
   thrum::config::Schema schema("thrum-bench-server", "THRUM_");
@@ -32,17 +32,8 @@ int main(int argc, char** argv) {
             "endpoint to listen on: HOST:PORT (port 0: any free port), tcp:PORT, unix:PATH, "
             "fd:N, systemd:index=N|name=NAME",
             thrum::endpoint::listenSpecProblem)
-      .integer("io-threads", &options.io_threads, 1, 256, "I/O threads")
-      .integer("workers", &options.workers, 1, 4096, "worker threads")
-      .integer("queue", &options.queue, 1, 1 << 24,
-               "calls waiting for a worker before callers are told 'overloaded'")
-      .integer("max-message-bytes", &options.max_message_bytes, 64, 1 << 30,
-               "largest request accepted")
-      .integer("max-in-flight", &options.max_in_flight_per_connection, 1, 1 << 20,
-               "calls per connection before reading from it pauses")
-      .integer("drain-timeout-ms", &drain_ms, 0, 3600 * 1000,
-               "how long a stop waits for in-flight calls")
       .choice("log-level", &log_level, {"trace", "debug", "info", "warn", "error"}, "log level");
+  thrum::addServerSettings(schema, options);
   switch (schema.load(argc, argv, std::cout, std::cerr)) {
     case thrum::config::Outcome::kRun:
       break;
@@ -54,7 +45,6 @@ int main(int argc, char** argv) {
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("thrum"));
   spdlog::set_level(spdlog::level::from_str(log_level));
-  options.drain_timeout = std::chrono::milliseconds(drain_ms);
   spdlog::info("open file limit {}", thrum::raiseOpenFileLimit());
 
   auto handler = std::make_shared<thrum::bench::BenchHandler>();

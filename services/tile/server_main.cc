@@ -17,6 +17,7 @@
 
 #include "framework/config/config.h"
 #include "framework/server/server.h"
+#include "framework/server/server_settings.h"
 #include "services/tile/render_process.h"
 #include "services/tile/tile_service.h"
 
@@ -81,9 +82,8 @@ int main(int argc, char** argv) {
                "how long a request waits for a render unless it says")
       .integer("max-render-waiters", &max_waiters, 1, 1 << 20,
                "requests waiting for renders at once (keep below --workers)")
-      .integer("io-threads", &options.io_threads, 1, 256, "I/O threads")
-      .integer("workers", &options.workers, 1, 4096, "worker threads")
       .choice("log-level", &log_level, {"trace", "debug", "info", "warn", "error"}, "log level");
+  thrum::addServerSettings(schema, options);
   switch (schema.load(argc, argv, std::cout, std::cerr)) {
     case thrum::config::Outcome::kRun:
       break;

@@ -105,6 +105,29 @@ TEST(Config, ListsFromEveryKindOfSource) {
   EXPECT_EQ(b.listen, (std::vector<std::string>{"tcp:3", "unix:/y"}));
 }
 
+TEST(Config, DurationsAreWholeMillisecondsInTheirRange) {
+  std::chrono::milliseconds idle{0};
+  Schema schema("test-server", "TEST_");
+  schema.milliseconds("idle-timeout-ms", &idle, 60000, "idle timeout");
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "test-server");
+    std::vector<const char*> argv;
+    for (auto& a : args) argv.push_back(a.c_str());
+    const char* no_env[] = {nullptr};
+    std::ostringstream out, err;
+    Outcome o = schema.load(static_cast<int>(argv.size()), argv.data(), out, err, no_env);
+    return std::make_pair(o, err.str());
+  };
+  EXPECT_EQ(run({"--idle-timeout-ms", "250"}).first, Outcome::kRun);
+  EXPECT_EQ(idle, std::chrono::milliseconds(250));
+  auto [outcome, err] = run({"--idle-timeout-ms", "-5"});
+  EXPECT_EQ(outcome, Outcome::kExitError);
+  EXPECT_NE(err.find("idle-timeout-ms = -5 (from command line --idle-timeout-ms): must be from 0 "
+                     "to 60000"),
+            std::string::npos)
+      << err;
+}
+
 TEST(Config, EveryProblemIsListedWithKeyValueSourceAndReason) {
   ConfigFile file("workers = 0\nwrokers = 3\nlisten = \"nocolon\"\nname = [1]\n[section]\nx = 1\n");
   Settings s;
