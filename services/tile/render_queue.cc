@@ -160,6 +160,7 @@ void RenderQueue::run(std::unique_ptr<RenderBackend> backend, Slot& slot, bool r
     }
     applyPausesLocked();  // resumes this slot, and the others if no live work is left
     Scheduler::Job finished = scheduler_.finish(job->key);
+    if (finished.again) scheduler_.request(job->key, Priority::kDirty, 0, Scheduler::Clock::now());
     std::vector<Done> tell;
     for (WaiterId w : finished.waiters) {
       auto it = waiters_.find(w);

@@ -38,6 +38,7 @@ Scheduler::Admit Scheduler::request(const MetatileKey& key, Priority p, WaiterId
     Job& job = it->second;
     if (waiter != 0) job.waiters.push_back(waiter);
     job.background = job.background || background;
+    if (job.rendering && p == Priority::kDirty) job.again = true;
     if (job.rendering || p >= job.priority) return Admit::kJoined;
     dequeue(job);  // the same job, one class more urgent: no new room needed
     job.priority = p;

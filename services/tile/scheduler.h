@@ -18,6 +18,8 @@
 //   `aging_step` it has waited, so a bulk backlog is never starved forever.
 // - A queued job whose waiters all left, and which is not dirty or bulk,
 //   is dropped (nobody wants it any more).
+// - A dirty request for a metatile that is rendering is not lost: the
+//   finished job says `again`, and the caller queues it once more.
 //
 // Not thread-safe: RenderQueue holds a lock around it.
 #pragma once
@@ -74,6 +76,9 @@ class Scheduler {
     bool background = false;  // dirty or bulk work asked for it: never dropped
     bool rendering = false;
     int running_as = 0;  // the class it started as, for the buckets
+    // Marked dirty while rendering: the render may have read the old data,
+    // so the caller queues it again as dirty work once it finishes.
+    bool again = false;
   };
 
   enum class Admit {

@@ -194,6 +194,18 @@ TEST(RenderQueue, NoPausesWhenTurnedOff) {
   EXPECT_EQ(f.shared.pauses, Pauses{});
 }
 
+TEST(RenderQueue, ADirtyMarkDuringARenderRendersItOnceMore) {
+  testing::Gate gate;
+  Fixture f(1);
+  f.shared.gate = &gate;
+  f.queue->submit(key(1), Priority::kInteractive);
+  ASSERT_TRUE(gate.waitForWaiting(1));
+  f.queue->submit(key(1), Priority::kDirty);  // the data changed under the render
+  gate.release();
+  ASSERT_TRUE(testing::waitFor([&] { return f.shared.calls == 2 && f.queue->rendering() == 0; }));
+  EXPECT_EQ(f.stored, 2);
+}
+
 TEST(RenderQueue, AFullClassIsRefusedAndCounted) {
   testing::Gate gate;
   Fixture f(1);

@@ -64,6 +64,19 @@ TEST(Scheduler, RequestsForOneMetatileShareOneJob) {
   EXPECT_EQ(done.waiters.size(), 17u);
 }
 
+TEST(Scheduler, ADirtyMarkOnARenderingJobAsksForItAgain) {
+  Scheduler s(options());
+  auto t = Clock::now();
+  s.request(key(1), Priority::kInteractive, 1, t);
+  s.request(key(2), Priority::kInteractive, 2, t);
+  ASSERT_TRUE(s.start(t));
+  EXPECT_EQ(s.request(key(1), Priority::kDirty, 0, t), Admit::kJoined);
+  EXPECT_EQ(s.request(key(2), Priority::kDirty, 0, t), Admit::kJoined) << "queued: no need";
+  EXPECT_TRUE(s.finish(key(1)).again) << "its render may have read the old data";
+  ASSERT_TRUE(s.start(t));
+  EXPECT_FALSE(s.finish(key(2)).again);
+}
+
 TEST(Scheduler, AMoreUrgentRequestPromotesAQueuedJob) {
   Scheduler s(options(1));
   auto t = Clock::now();
