@@ -1,10 +1,23 @@
 #include "framework/server/server_settings.h"
 
+#include <iostream>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 namespace thrum {
 
-void addServerSettings(config::Schema& schema, ServerOptions& o) {
+void addServiceSettings(config::Schema& schema, ServiceSettings& settings) {
   constexpr int64_t kDay = 86400 * 1000;
-  schema.integer("io-threads", &o.io_threads, 1, 256, "I/O threads")
+  ServerOptions& o = settings.server;
+  schema
+      .list("listen", &settings.listen,
+            "endpoint to listen on: HOST:PORT (port 0: any free port), tcp:, unix:, fd:, systemd:, "
+            "tls:..., with sasl=... on any",
+            endpoint::listenSpecProblem)
+      .choice("log-level", &settings.log_level, {"trace", "debug", "info", "warn", "error"},
+              "log level")
+      .integer("io-threads", &o.io_threads, 1, 256, "I/O threads")
       .integer("workers", &o.workers, 1, 4096, "worker threads")
       .integer("queue", &o.queue, 1, 1 << 24,
                "calls waiting for a worker before callers are told 'overloaded'")
@@ -25,6 +38,21 @@ void addServerSettings(config::Schema& schema, ServerOptions& o) {
                     "a connection this old answers what it has and closes (0: never)")
       .milliseconds("age-grace-ms", &o.age_grace, kDay,
                     "after max-age, how long in-flight calls may take");
+}
+
+std::optional<int> loadServiceSettings(config::Schema& schema, int argc, char** argv,
+                                       const ServiceSettings& settings, const char* logger) {
+  switch (schema.load(argc, argv, std::cout, std::cerr)) {
+    case config::Outcome::kRun:
+      break;
+    case config::Outcome::kExitOk:
+      return 0;
+    case config::Outcome::kExitError:
+      return 2;
+  }
+  spdlog::set_default_logger(spdlog::stderr_color_mt(logger));
+  spdlog::set_level(spdlog::level::from_str(settings.log_level));
+  return std::nullopt;
 }
 
 }  // namespace thrum

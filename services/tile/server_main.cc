@@ -12,7 +12,6 @@
 #include <thread>
 #include <vector>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "framework/config/config.h"
@@ -38,9 +37,9 @@ std::optional<std::string> checkStyle(const std::string& text) {
 int main(int argc, char** argv) {
   thrum::holdShutdownSignals();
   thrum::tuneAllocator();
-  thrum::ServerOptions options;
-  options.workers = 64;  // handlers may wait for renders; hits need free workers
-  std::vector<std::string> listen{"127.0.0.1:7070"};
+  thrum::ServiceSettings settings;
+  settings.listen = {"127.0.0.1:7070"};
+  settings.server.workers = 64;  // handlers may wait for renders; hits need free workers
   std::string tile_dir = "tile-cache";
   std::string data_dir = "tile-data/shp";
   std::vector<std::string> styles{"world=services/tile/style/world.xml"};
@@ -49,13 +48,10 @@ int main(int argc, char** argv) {
   std::string render_program = RenderProcess::defaultProgram(), pause_background = "on";
   int interactive = 1024, prefetch = 4096, dirty = 65536, bulk = 65536;
   int aging_ms = 60000, deadline_ms = 30000, max_waiters = 48;
-  std::string log_level = "info";
 
   thrum::config::Schema schema("thrum-tile-server", "THRUM_");
-  schema
-      .list("listen", &listen, "endpoint to listen on (HOST:PORT, tcp:, unix:, tls:, sasl=...)",
-            thrum::endpoint::listenSpecProblem)
-      .text("tile-dir", &tile_dir, "metatile cache (renderd's layout)")
+  thrum::addServiceSettings(schema, settings);
+  schema.text("tile-dir", &tile_dir, "metatile cache (renderd's layout)")
       .text("data-dir", &data_dir, "shapefiles the styles read (deploy/prepare-data.sh)")
       .list("style", &styles, "a map style, NAME=FILE.xml (repeatable)", checkStyle)
       .integer("min-zoom", &min_zoom, 0, kMaxZoom, "lowest zoom served")
@@ -81,19 +77,10 @@ int main(int argc, char** argv) {
       .integer("deadline-ms", &deadline_ms, 1, 3600000,
                "how long a request waits for a render unless it says")
       .integer("max-render-waiters", &max_waiters, 1, 1 << 20,
-               "requests waiting for renders at once (keep below --workers)")
-      .choice("log-level", &log_level, {"trace", "debug", "info", "warn", "error"}, "log level");
-  thrum::addServerSettings(schema, options);
-  switch (schema.load(argc, argv, std::cout, std::cerr)) {
-    case thrum::config::Outcome::kRun:
-      break;
-    case thrum::config::Outcome::kExitOk:
-      return 0;
-    case thrum::config::Outcome::kExitError:
-      return 2;
+               "requests waiting for renders at once (keep below --workers)");
+  if (auto code = thrum::loadServiceSettings(schema, argc, argv, settings, "thrum-tile")) {
+    return *code;
   }
-  spdlog::set_default_logger(spdlog::stderr_color_mt("thrum-tile"));
-  spdlog::set_level(spdlog::level::from_str(log_level));
   if (min_zoom > max_zoom) {
     std::cerr << "min-zoom " << min_zoom << " is above max-zoom " << max_zoom << "\n";
     return 2;
@@ -144,8 +131,8 @@ int main(int argc, char** argv) {
 
   thrum::Server server(std::make_shared<api::TileServiceProcessor>(
                            std::make_shared<TileServiceHandler>(service, cache, queue)),
-                       options);
-  if (!thrum::listenAndStart(server, listen, std::cout, std::cerr)) return 1;
+                       settings.server);
+  if (!thrum::listenAndStart(server, settings.listen, std::cout, std::cerr)) return 1;
   thrum::runUntilSignal(server);
   queue.stop();
   return 0;
