@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+
 namespace thrum::tile {
 
 RenderQueue::RenderQueue(Scheduler::Options options, BackendFactory backends, Store store)
@@ -67,8 +69,9 @@ RenderQueue::Submitted RenderQueue::submit(const MetatileKey& key, Priority p, D
       // Joined a render under way: if it renders as background work,
       // somebody is now waiting for it live.
       for (auto& slot : slots_) {
-        if (slot->rendering == key && !slot->live) makeLiveLocked(*slot);
+        if (slot->rendering == key) slot->live = true;
       }
+      applyPausesLocked();
     }
   }
   if (out.admit == Scheduler::Admit::kJoined) ++counters_.coalesced;
@@ -101,15 +104,10 @@ int RenderQueue::rendering() const {
   return scheduler_.rendering();
 }
 
-void RenderQueue::makeLiveLocked(Slot& slot) {
-  slot.live = true;
-  ++live_;
-  applyPausesLocked();
-}
-
 void RenderQueue::applyPausesLocked() {
+  bool live = std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->live; });
   for (auto& slot : slots_) {
-    bool pause = pause_background_ && live_ > 0 && slot->rendering && !slot->live;
+    bool pause = pause_background_ && live && slot->rendering && !slot->live;
     if (pause == slot->paused) continue;
     slot->paused = pause;
     if (pause) ++counters_.pauses;
@@ -137,11 +135,8 @@ void RenderQueue::run(std::unique_ptr<RenderBackend> backend, Slot& slot, bool r
     if (reserved) --idle_reserved_;
     RenderJob what{job->key, job->running_as >= static_cast<int>(Priority::kDirty)};
     slot.rendering = job->key;
-    if (!what.background) {
-      makeLiveLocked(slot);
-    } else {
-      applyPausesLocked();  // it may start while live work renders (aging)
-    }
+    slot.live = !what.background;
+    applyPausesLocked();  // a background job may start while live work renders (aging)
     lock.unlock();
     auto outcome = std::make_shared<RenderOutcome>();
     auto began = std::chrono::steady_clock::now();
@@ -154,13 +149,9 @@ void RenderQueue::run(std::unique_ptr<RenderBackend> backend, Slot& slot, bool r
     if (store_) store_(job->key, *outcome);  // before anyone hears: a retry finds the file
     lock.lock();
     slot.rendering.reset();
-    if (slot.live) {
-      slot.live = false;
-      --live_;
-    }
+    slot.live = false;
     applyPausesLocked();  // resumes this slot, and the others if no live work is left
-    Scheduler::Job finished = scheduler_.finish(job->key);
-    if (finished.again) scheduler_.request(job->key, Priority::kDirty, 0, Scheduler::Clock::now());
+    Scheduler::Job finished = scheduler_.finish(job->key, Scheduler::Clock::now());
     std::vector<Done> tell;
     for (WaiterId w : finished.waiters) {
       auto it = waiters_.find(w);

@@ -117,13 +117,12 @@ class RenderQueue {
   struct Slot {
     RenderBackend* backend = nullptr;
     std::optional<MetatileKey> rendering;
-    bool live = false;    // counts in live_
+    bool live = false;    // rendering live work (or background work someone now waits for live)
     bool paused = false;  // setPaused(true) was the last call
   };
   void run(std::unique_ptr<RenderBackend> backend, Slot& slot, bool reserved);
-  // Keeps every background render paused while live_ > 0.
+  // Keeps every background render paused while any slot renders live work.
   void applyPausesLocked();
-  void makeLiveLocked(Slot& slot);
 
   Scheduler::Options options_;
   BackendFactory backends_;
@@ -135,7 +134,6 @@ class RenderQueue {
   WaiterId next_waiter_ = 1;
   bool running_ = false;
   int idle_reserved_ = 0;
-  int live_ = 0;  // slots rendering live work
   bool pause_background_ = true;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::thread> threads_;

@@ -47,16 +47,19 @@ Scheduler::Admit Scheduler::request(const MetatileKey& key, Priority p, WaiterId
   }
   int cls = static_cast<int>(p);
   if (order_[cls].size() >= options_.capacity[cls]) return Admit::kFull;
+  add(key, p, waiter, now);
+  return Admit::kQueued;
+}
+
+void Scheduler::add(const MetatileKey& key, Priority p, WaiterId waiter, Clock::time_point now) {
   Job job;
   job.id = next_id_++;
   job.key = key;
   job.priority = p;
   job.queued_at = now;
-  job.background = background;
+  job.background = p == Priority::kDirty || p == Priority::kBulk;
   if (waiter != 0) job.waiters.push_back(waiter);
-  Job& stored = jobs_.emplace(key, std::move(job)).first->second;
-  enqueue(stored);
-  return Admit::kQueued;
+  enqueue(jobs_.emplace(key, std::move(job)).first->second);
 }
 
 bool Scheduler::leave(const MetatileKey& key, WaiterId waiter) {
@@ -110,12 +113,13 @@ std::optional<Scheduler::Job> Scheduler::start(Clock::time_point now, bool live,
   return *best;
 }
 
-Scheduler::Job Scheduler::finish(const MetatileKey& key) {
+Scheduler::Job Scheduler::finish(const MetatileKey& key, Clock::time_point now) {
   auto it = jobs_.find(key);
   if (it == jobs_.end()) return {};
   Job job = std::move(it->second);
   jobs_.erase(it);
   if (job.rendering) --running_[job.running_as];
+  if (job.again) add(key, Priority::kDirty, 0, now);  // admitted before: no room asked
   return job;
 }
 

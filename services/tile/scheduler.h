@@ -18,8 +18,8 @@
 //   `aging_step` it has waited, so a bulk backlog is never starved forever.
 // - A queued job whose waiters all left, and which is not dirty or bulk,
 //   is dropped (nobody wants it any more).
-// - A dirty request for a metatile that is rendering is not lost: the
-//   finished job says `again`, and the caller queues it once more.
+// - A dirty request for a metatile that is rendering is not lost: when
+//   the render finishes, the metatile is queued once more as dirty work.
 //
 // Not thread-safe: RenderQueue holds a lock around it.
 #pragma once
@@ -77,7 +77,7 @@ class Scheduler {
     bool rendering = false;
     int running_as = 0;  // the class it started as, for the buckets
     // Marked dirty while rendering: the render may have read the old data,
-    // so the caller queues it again as dirty work once it finishes.
+    // so finish() queues it again as dirty work.
     bool again = false;
   };
 
@@ -104,7 +104,9 @@ class Scheduler {
   std::optional<Job> start(Clock::time_point now, bool live = true, bool background = true);
 
   // The render of `key` ended; returns its job with every waiter to tell.
-  Job finish(const MetatileKey& key);
+  // A job marked dirty while it rendered (`again`) is queued once more as
+  // dirty work, without waiters, at `now`.
+  Job finish(const MetatileKey& key, Clock::time_point now);
 
   // Queued jobs of class p (by their class after promotion, before aging).
   size_t queued(Priority p) const { return order_[static_cast<int>(p)].size(); }
@@ -116,6 +118,8 @@ class Scheduler {
   Priority effective(const Job& job, Clock::time_point now) const;
 
  private:
+  // A new queued job (the caller checked there is room).
+  void add(const MetatileKey& key, Priority p, WaiterId waiter, Clock::time_point now);
   void enqueue(Job& job);
   void dequeue(const Job& job);
 

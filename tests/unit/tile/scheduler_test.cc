@@ -34,7 +34,7 @@ TEST(Scheduler, MoreUrgentClassesStartFirstThenOldestFirst) {
     auto job = s.start(t + milliseconds(10));
     ASSERT_TRUE(job);
     order.push_back(job->key.m.x / 8);
-    s.finish(job->key);
+    s.finish(job->key, t);
   }
   EXPECT_EQ(order, (std::vector<int>{3, 4, 2, 1}));
   EXPECT_FALSE(s.start(t));
@@ -60,7 +60,7 @@ TEST(Scheduler, RequestsForOneMetatileShareOneJob) {
   ASSERT_TRUE(job);
   EXPECT_EQ(s.request(key(1), Priority::kInteractive, 17, t), Admit::kJoined) << "while rendering";
   EXPECT_FALSE(s.start(t)) << "one render for them all";
-  Scheduler::Job done = s.finish(key(1));
+  Scheduler::Job done = s.finish(key(1), t);
   EXPECT_EQ(done.waiters.size(), 17u);
 }
 
@@ -72,9 +72,13 @@ TEST(Scheduler, ADirtyMarkOnARenderingJobAsksForItAgain) {
   ASSERT_TRUE(s.start(t));
   EXPECT_EQ(s.request(key(1), Priority::kDirty, 0, t), Admit::kJoined);
   EXPECT_EQ(s.request(key(2), Priority::kDirty, 0, t), Admit::kJoined) << "queued: no need";
-  EXPECT_TRUE(s.finish(key(1)).again) << "its render may have read the old data";
+  EXPECT_TRUE(s.finish(key(1), t).again) << "its render may have read the old data";
+  auto queued_again = s.find(key(1));
+  ASSERT_TRUE(queued_again);
+  EXPECT_FALSE(queued_again->rendering);
+  EXPECT_EQ(queued_again->priority, Priority::kDirty);
   ASSERT_TRUE(s.start(t));
-  EXPECT_FALSE(s.finish(key(2)).again);
+  EXPECT_FALSE(s.finish(key(2), t).again);
 }
 
 TEST(Scheduler, AMoreUrgentRequestPromotesAQueuedJob) {
@@ -104,9 +108,9 @@ TEST(Scheduler, BackgroundWorkNeverTakesTheReservedSlot) {
   ASSERT_TRUE(live);
   EXPECT_EQ(live->key, key(9));
   EXPECT_EQ(s.rendering(), 2);
-  s.finish(first->key);
+  s.finish(first->key, t);
   EXPECT_FALSE(s.start(t)) << "no background job starts while live work renders";
-  s.finish(live->key);
+  s.finish(live->key, t);
   auto next = s.start(t);
   ASSERT_TRUE(next);
   EXPECT_EQ(next->key, key(1));
@@ -149,7 +153,7 @@ TEST(Scheduler, AgingLetsABulkBacklogThroughUnderConstantLiveTraffic) {
     auto job = s.start(now);
     ASSERT_TRUE(job);
     EXPECT_EQ(job->key, key(10 + i)) << "step " << i;
-    s.finish(job->key);
+    s.finish(job->key, now);
   }
   auto now = t + milliseconds(3010);
   s.request(key(20), Priority::kInteractive, 1, now);
