@@ -116,8 +116,7 @@ Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLi
     : socket_(std::move(socket)),
       core_(core),
       link_(link),
-      reader_(core.options.max_message_bytes),
-      sweeper_(core.sweeperFor(socket_.get_executor())) {
+      reader_(core.options.max_message_bytes) {
   auto info = std::make_shared<ConnectionInfo>();
   info->id = core_.next_connection_id.fetch_add(1, std::memory_order_relaxed);
   info->peer = peerOf(socket_);
@@ -127,7 +126,8 @@ Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLi
 }
 
 Connection::~Connection() {
-  sweeper_.remove(this);  // if it was never closed (its context went first)
+  // If it was never closed (its context went first).
+  core_.sweeperFor(socket_.get_executor()).remove(this);
 }
 
 void Connection::start() {
@@ -142,7 +142,7 @@ void Connection::start() {
   }
   spdlog::debug("connection {} from {} open", id(), info_->peer);
   born_ms_ = last_active_ms_ = Sweeper::nowMs();
-  sweeper_.add(this);
+  core_.sweeperFor(socket_.get_executor()).add(this);
   // TLS and SASL run under one deadline; a peer that stalls or trickles
   // costs only its own connection.
   if (handshaking()) armTimer(core_.options.handshake_timeout, "handshake_timeout");
@@ -686,7 +686,7 @@ void Connection::close(std::string_view reason) {
   slots_.clear();
   boost::system::error_code ignored;
   if (timer_) timer_->cancel();
-  sweeper_.remove(this);
+  core_.sweeperFor(socket_.get_executor()).remove(this);
   socket_.shutdown(endpoint::StreamSocket::shutdown_both, ignored);
   socket_.close(ignored);
   core_.registry.remove(id());

@@ -151,14 +151,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<boost::asio::steady_timer> timer_;  // handshake deadline, then linger
   std::vector<boost::asio::const_buffer> write_buffers_;
 
-  // Times for the sweeper (Sweeper::nowMs()), and its list links.
+  // Times for the sweeper (Sweeper::nowMs()), and the links of its list
+  // (its I/O thread's: core_.sweeperFor()).
   friend class Sweeper;
   int64_t born_ms_ = 0;
   int64_t last_active_ms_ = 0;  // bytes last arrived, or a write ended
   int64_t write_began_ms_ = 0;  // the write under way began
   Connection* sweep_prev_ = nullptr;
   Connection* sweep_next_ = nullptr;
-  Sweeper& sweeper_;
 
   std::string_view close_reason_;  // set once the connection is winding down
   bool reading_ = false;
@@ -167,7 +167,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool linger_ = false;     // lingerClose() asked for
   bool lingering_ = false;  // sending shut down, reading until the peer closes
   bool closed_ = false;
-  bool swept_ = false;  // in sweeper_'s list
 };
 
 }  // namespace thrum::server

@@ -21,13 +21,11 @@ void Sweeper::add(Connection* c) {
   c->sweep_next_ = head_;
   if (head_) head_->sweep_prev_ = c;
   head_ = c;
-  c->swept_ = true;
   if (!armed_) arm();
 }
 
 void Sweeper::remove(Connection* c) {
-  if (!c->swept_) return;
-  c->swept_ = false;
+  if (c->sweep_prev_ == nullptr && head_ != c) return;  // not in the list
   if (next_ == c) next_ = c->sweep_next_;
   if (c->sweep_prev_) c->sweep_prev_->sweep_next_ = c->sweep_next_;
   if (c->sweep_next_) c->sweep_next_->sweep_prev_ = c->sweep_prev_;
