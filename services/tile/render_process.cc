@@ -158,20 +158,25 @@ std::string RenderProcess::reap(bool kill) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   if (pid <= 0) return "was not running";
-  if (kill) ::kill(pid, SIGKILL);
   int status = 0;
-  // A process told to go (its socket closed) gets two seconds to exit.
-  for (int waited_ms = 0;; waited_ms += 10) {
-    pid_t r = ::waitpid(pid, &status, kill ? 0 : WNOHANG);
-    if (r == pid) return describeStatus(status);
-    if (r < 0 && errno != EINTR) return std::string("waitpid: ") + std::strerror(errno);
-    if (!kill && waited_ms >= 2000) {
-      ::kill(pid, SIGKILL);
-      kill = true;
-      continue;
+  auto waited = [&](int flags) {
+    pid_t r;
+    while ((r = ::waitpid(pid, &status, flags)) < 0 && errno == EINTR) {
     }
-    if (r == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return r;
+  };
+  if (!kill) {
+    // A process told to go (its socket closed) gets two seconds to exit.
+    for (int i = 0; i < 200; ++i) {
+      pid_t r = waited(WNOHANG);
+      if (r == pid) return describeStatus(status);
+      if (r < 0) return std::string("waitpid: ") + std::strerror(errno);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   }
+  ::kill(pid, SIGKILL);
+  if (waited(0) < 0) return std::string("waitpid: ") + std::strerror(errno);
+  return describeStatus(status);
 }
 
 Clock::duration RenderProcess::pausedSoFar() const {

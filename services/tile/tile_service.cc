@@ -274,7 +274,9 @@ int32_t TileServiceHandler::markRangeDirty(const std::string& style, int32_t min
     for (int mx = a.x & ~7; mx <= b.x; mx += 8) {
       for (int my = a.y & ~7; my <= b.y; my += 8) {
         MetatileKey key{style, {z, mx, my}};
-        if (cache_.writtenAt(key) && markDirty(key)) ++marked;  // no file: nothing to refresh
+        if (!cache_.markDirty(key)) continue;  // no file: nothing to refresh
+        queue_.submit(key, Priority::kDirty);  // if full, the next hit queues it
+        ++marked;
       }
     }
   }
