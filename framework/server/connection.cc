@@ -271,6 +271,7 @@ void Connection::onReadable(const boost::system::error_code& wait_ec) {
     return close("io_error");
   }
 
+  last_active_ms_ = Sweeper::nowMs();  // readable: bytes, or the end
   std::span<uint8_t> buf = scratch();
   for (int i = 0; i < kReadsPerWakeup; ++i) {
     boost::system::error_code ec;
@@ -284,7 +285,6 @@ void Connection::onReadable(const boost::system::error_code& wait_ec) {
     }
     if (ec) return close("io_error");
 
-    last_active_ms_ = Sweeper::nowMs();
     std::span<const uint8_t> bytes = buf.first(n);
     thread_local std::string plain;
     if (tls_) {
