@@ -12,7 +12,7 @@ deploy/prepare-data.sh build/tile-data
 
 jobs=$(nproc)
 # Test executables whose cases also run under ThreadSanitizer.
-TSAN_EXES="io_test dispatch_test metrics_test server_test timeouts_test endpoints_test tls_test sasl_test sasl_scale_test render_queue_test"
+TSAN_EXES="io_test dispatch_test metrics_test server_test timeouts_test admission_test endpoints_test tls_test sasl_test sasl_scale_test render_queue_test"
 TSAN_TESTS="^(${TSAN_EXES// /|})\."
 
 passed=0

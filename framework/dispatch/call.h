@@ -8,6 +8,7 @@
 // or abandon() is called, once, after which the Call is destroyed.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -19,15 +20,14 @@ namespace thrum::dispatch {
 
 class Call {
  public:
-  // The request message is `request` from `offset` on.
+  // The request message is `request` from `offset` on. A call still queued
+  // `queue_timeout` after now is answered "queue_timeout" instead of
+  // running (0: no limit).
   Call(transport::Protocol protocol, transport::MessageHeader header, std::string request,
-       size_t offset, std::shared_ptr<const ConnectionInfo> connection, size_t reply_headroom = 0)
-      : protocol_(protocol),
-        reply_headroom_(reply_headroom),
-        header_(std::move(header)),
-        request_(std::move(request)),
-        offset_(offset),
-        context_(std::move(connection), header_.name, header_.seqid, CallContext::Clock::now()) {}
+       size_t offset, std::shared_ptr<const ConnectionInfo> connection, size_t reply_headroom = 0,
+       std::chrono::milliseconds queue_timeout = std::chrono::milliseconds(0))
+      : Call(protocol, std::move(header), std::move(request), offset, std::move(connection),
+             reply_headroom, queue_timeout, CallContext::Clock::now()) {}
   virtual ~Call() = default;
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
@@ -37,6 +37,7 @@ class Call {
   bool oneway() const { return header_.type == transport::MessageType::kOneway; }
   std::string_view request() const { return std::string_view(request_).substr(offset_); }
   const CallContext& context() const { return context_; }
+  std::chrono::milliseconds queueTimeout() const { return queue_timeout_; }
   // Bytes the reply should leave free in front of the message, for the
   // transport's own header (a frame length), so it is written in one piece.
   size_t replyHeadroom() const { return reply_headroom_; }
@@ -48,8 +49,22 @@ class Call {
   virtual void abandon() = 0;
 
  private:
+  Call(transport::Protocol protocol, transport::MessageHeader header, std::string request,
+       size_t offset, std::shared_ptr<const ConnectionInfo> connection, size_t reply_headroom,
+       std::chrono::milliseconds queue_timeout, CallContext::Clock::time_point now)
+      : protocol_(protocol),
+        reply_headroom_(reply_headroom),
+        queue_timeout_(queue_timeout),
+        header_(std::move(header)),
+        request_(std::move(request)),
+        offset_(offset),
+        context_(std::move(connection), header_.name, header_.seqid, now,
+                 queue_timeout.count() > 0 ? now + queue_timeout
+                                           : CallContext::Clock::time_point::max()) {}
+
   transport::Protocol protocol_;
   size_t reply_headroom_;
+  std::chrono::milliseconds queue_timeout_;
   transport::MessageHeader header_;
   std::string request_;
   size_t offset_;

@@ -40,8 +40,13 @@ class CallContext {
   using Clock = std::chrono::steady_clock;
 
   CallContext(std::shared_ptr<const ConnectionInfo> connection, std::string_view method,
-              int32_t seqid, Clock::time_point arrived)
-      : connection_(std::move(connection)), method_(method), seqid_(seqid), arrived_(arrived) {}
+              int32_t seqid, Clock::time_point arrived,
+              Clock::time_point deadline = Clock::time_point::max())
+      : connection_(std::move(connection)),
+        method_(method),
+        seqid_(seqid),
+        arrived_(arrived),
+        deadline_(deadline) {}
 
   // The call running on this thread, or null outside a call.
   static const CallContext* current();
@@ -56,6 +61,18 @@ class CallContext {
   int32_t seqid() const { return seqid_; }
   // When the I/O thread had read the whole request.
   Clock::time_point arrived() const { return arrived_; }
+  // The call's deadline: its arrival plus the queue timeout of its method
+  // (ServerOptions::queue_timeout, MethodRoute); time_point::max() when it
+  // has none. A call still queued at its deadline is answered
+  // "queue_timeout" without running; a handler past it may stop early, as
+  // its caller has likely given up.
+  Clock::time_point deadline() const { return deadline_; }
+  // Time left until the deadline (zero once past; duration::max() without one).
+  Clock::duration remaining() const {
+    if (deadline_ == Clock::time_point::max()) return Clock::duration::max();
+    auto left = deadline_ - Clock::now();
+    return left > Clock::duration::zero() ? left : Clock::duration::zero();
+  }
 
  private:
   friend class ScopedCallContext;
@@ -63,6 +80,7 @@ class CallContext {
   std::string_view method_;  // points into the Call's header
   int32_t seqid_;
   Clock::time_point arrived_;
+  Clock::time_point deadline_;
 };
 
 // Makes `context` current() on this thread for its own lifetime.

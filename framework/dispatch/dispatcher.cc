@@ -7,6 +7,7 @@
 
 #include "framework/dispatch/call_transport.h"
 #include "framework/transport/application_error.h"
+#include "framework/transport/overload.h"
 
 namespace thrum::dispatch {
 namespace {
@@ -35,12 +36,31 @@ WorkerBuffers& workerBuffers() {
 
 }  // namespace
 
-Dispatcher::Dispatcher(std::shared_ptr<apache::thrift::TProcessor> processor, Metrics& metrics)
+Dispatcher::Dispatcher(std::shared_ptr<apache::thrift::TProcessor> processor, Metrics& metrics,
+                       std::chrono::milliseconds retry_after)
     : processor_(std::move(processor)),
+      retry_after_(retry_after),
       calls_(metrics.counter("calls.run")),
       refused_(metrics.counter("calls.refused.unauthorized")),
       application_errors_(metrics.counter("calls.application_errors")),
-      handler_escapes_(metrics.counter("calls.handler_escapes")) {}
+      handler_escapes_(metrics.counter("calls.handler_escapes")),
+      expired_(metrics.counter("calls.rejected.queue_timeout")) {}
+
+std::string Dispatcher::expire(const Call& call) {
+  expired_.inc();
+  if (call.oneway()) return {};
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(CallContext::Clock::now() -
+                                                                      call.context().arrived());
+  return transport::encodeApplicationException(
+      call.protocol(), call.header().name, call.header().seqid,
+      TApplicationException::INTERNAL_ERROR,
+      transport::overloadMessage("queue_timeout",
+                                 "waited " + std::to_string(waited.count()) +
+                                     " ms for a worker, past the queue timeout of " +
+                                     std::to_string(call.queueTimeout().count()) + " ms",
+                                 retry_after_),
+      call.replyHeadroom());
+}
 
 std::string Dispatcher::refuse(const Call& call, const std::string& reason) {
   refused_.inc();
@@ -59,6 +79,7 @@ std::string Dispatcher::refuse(const Call& call, const std::string& reason) {
 }
 
 std::string Dispatcher::run(const Call& call) {
+  if (call.context().deadline() <= CallContext::Clock::now()) return expire(call);
   if (authorizer_) {
     std::string reason;
     bool allowed = false;

@@ -10,6 +10,7 @@
 // are; the handler they wrap is the service author's business).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -28,25 +29,34 @@ using Authorizer = std::function<bool(const CallContext& call, std::string& reas
 
 class Dispatcher {
  public:
-  Dispatcher(std::shared_ptr<apache::thrift::TProcessor> processor, Metrics& metrics);
+  // `retry_after` is the hint given with the answer to a call that waited
+  // past its deadline in the queue (transport/overload.h).
+  Dispatcher(std::shared_ptr<apache::thrift::TProcessor> processor, Metrics& metrics,
+             std::chrono::milliseconds retry_after = std::chrono::milliseconds(100));
 
   // Set before the workers start; every call is checked from then on.
   void setAuthorizer(Authorizer authorizer) { authorizer_ = std::move(authorizer); }
 
   // Runs the call with CallContext::current() set and returns its reply:
   // call.replyHeadroom() bytes of headroom, then the encoded message; empty
-  // for oneway calls. Never throws.
+  // for oneway calls. A call past its deadline does not run: it is answered
+  // "thrum overloaded: queue_timeout". Never throws.
   std::string run(const Call& call);
+
+  std::chrono::milliseconds retryAfter() const { return retry_after_; }
 
  private:
   std::string refuse(const Call& call, const std::string& reason);
+  std::string expire(const Call& call);
 
   std::shared_ptr<apache::thrift::TProcessor> processor_;
   Authorizer authorizer_;
+  std::chrono::milliseconds retry_after_;
   Counter& calls_;               // calls run
   Counter& refused_;             // calls the authorizer refused
   Counter& application_errors_;  // replies that are a TApplicationException
   Counter& handler_escapes_;     // exceptions that escaped the processor
+  Counter& expired_;             // calls answered queue_timeout without running
 };
 
 }  // namespace thrum::dispatch

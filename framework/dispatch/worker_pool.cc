@@ -10,8 +10,8 @@ namespace thrum::dispatch {
 WorkerPool::WorkerPool(Dispatcher& dispatcher, Metrics& metrics, WorkerPoolOptions options)
     : dispatcher_(dispatcher),
       options_(options),
-      queue_depth_(metrics.gauge("workers.queued")),
-      busy_(metrics.gauge("workers.busy")),
+      queue_depth_(metrics.gauge("lane." + options_.name + ".queued")),
+      busy_(metrics.gauge("lane." + options_.name + ".busy")),
       abandoned_(metrics.counter("calls.abandoned")) {
   if (options_.threads == 0) options_.threads = 1;
 }
@@ -23,8 +23,11 @@ WorkerPool::~WorkerPool() {
 void WorkerPool::start() {
   for (size_t i = 0; i < options_.threads; ++i) {
     threads_.emplace_back([this, i] {
-      std::string name = "thrum-worker-" + std::to_string(i);
-      pthread_setname_np(pthread_self(), name.c_str());
+      // "thrum-worker-3" for the default lane, "thrum-cheap-3" for lane "cheap";
+      // the kernel keeps 15 characters.
+      std::string lane = options_.name == "default" ? "worker" : options_.name;
+      std::string name = "thrum-" + lane + "-" + std::to_string(i);
+      pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
       workerLoop();
     });
   }

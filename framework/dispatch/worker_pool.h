@@ -17,6 +17,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -27,6 +28,7 @@
 namespace thrum::dispatch {
 
 struct WorkerPoolOptions {
+  std::string name = "default";  // gauges lane.NAME.queued and lane.NAME.busy
   size_t threads = 4;
   size_t queue_capacity = 1024;  // calls waiting for a worker, not counting running ones
 };
@@ -54,6 +56,7 @@ class WorkerPool {
 
   size_t queued() const;
   size_t capacity() const { return options_.queue_capacity; }
+  const std::string& name() const { return options_.name; }
 
  private:
   void workerLoop();

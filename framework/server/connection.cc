@@ -14,6 +14,7 @@
 #include "framework/server/sweeper.h"
 #include "framework/server/worker_link.h"
 #include "framework/transport/application_error.h"
+#include "framework/transport/overload.h"
 #include "framework/transport/sasl_wire.h"
 
 namespace thrum::server {
@@ -61,12 +62,14 @@ class ConnectionCall final : public dispatch::Call {
  public:
   ConnectionCall(transport::Protocol protocol, transport::InboundMessage message,
                  std::shared_ptr<const ConnectionInfo> info, size_t headroom,
-                 std::shared_ptr<Connection> connection, WorkerLink& link, uint64_t slot)
+                 std::chrono::milliseconds queue_timeout, std::shared_ptr<Connection> connection,
+                 WorkerLink& link, uint64_t slot, std::chrono::milliseconds retry_after)
       : Call(protocol, std::move(message.header), std::move(message.storage), message.offset,
-             std::move(info), headroom),
+             std::move(info), headroom, queue_timeout),
         connection_(std::move(connection)),
         link_(link),
-        slot_(slot) {}
+        slot_(slot),
+        retry_after_(retry_after) {}
 
   void complete(std::string reply) override { post(std::move(reply), false); }
   void abandon() override {
@@ -77,7 +80,9 @@ class ConnectionCall final : public dispatch::Call {
       reply = transport::encodeApplicationException(
           protocol(), header().name, header().seqid,
           apache::thrift::TApplicationException::INTERNAL_ERROR,
-          "thrum: server shutting down; call not run", replyHeadroom());
+          transport::overloadMessage("shutting_down", "the server stopped before the call ran",
+                                     retry_after_),
+          replyHeadroom());
     }
     post(std::move(reply), true);
   }
@@ -90,6 +95,7 @@ class ConnectionCall final : public dispatch::Call {
   std::shared_ptr<Connection> connection_;
   WorkerLink& link_;
   uint64_t slot_;
+  std::chrono::milliseconds retry_after_;
 };
 
 }  // namespace
@@ -128,6 +134,30 @@ Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLi
 Connection::~Connection() {
   // If it was never closed (its context went first).
   core_.sweeperFor(socket_.get_executor()).remove(this);
+  leaveLimits();
+}
+
+void Connection::leaveLimits() {
+  if (admitted_) core_.limits.leave(peerAddress(info_->peer));
+  if (admitted_ && sasl_ && sasl_->done) core_.limits.leavePrincipal(info_->principal);
+  admitted_ = false;
+}
+
+std::string Connection::refusal() const {
+  size_t limit = core_.limits.limitOf(refused_);
+  std::string holder = refused_ == ConnectionLimits::Refusal::kTotal ? "the server"
+                       : refused_ == ConnectionLimits::Refusal::kPerAddress
+                           ? "address " + peerAddress(info_->peer)
+                           : "principal " + info_->principal;
+  return transport::overloadMessage(
+      ConnectionLimits::name(refused_),
+      holder + " has " + std::to_string(limit) + " connections open, the most allowed",
+      core_.options.retry_after);
+}
+
+void Connection::refuse(std::string_view log) {
+  spdlog::debug("connection {} from {}: refused: {}", id(), info_->peer, log);
+  lingerClose(ConnectionLimits::name(refused_));
 }
 
 void Connection::start() {
@@ -143,9 +173,16 @@ void Connection::start() {
   spdlog::debug("connection {} from {} open", id(), info_->peer);
   born_ms_ = last_active_ms_ = Sweeper::nowMs();
   core_.sweeperFor(socket_.get_executor()).add(this);
+  refused_ = core_.limits.admit(peerAddress(info_->peer));
+  admitted_ = refused_ == ConnectionLimits::Refusal::kNone;
   // TLS and SASL run under one deadline; a peer that stalls or trickles
-  // costs only its own connection.
-  if (handshaking()) armTimer(core_.options.handshake_timeout, "handshake_timeout");
+  // costs only its own connection. A refused connection gets as long to
+  // say something it can be refused in (a call, a SASL message).
+  if (!admitted_) {
+    armTimer(core_.options.handshake_timeout, ConnectionLimits::name(refused_));
+  } else if (handshaking()) {
+    armTimer(core_.options.handshake_timeout, "handshake_timeout");
+  }
   doWaitReadable();
 }
 
@@ -217,8 +254,8 @@ bool Connection::tlsReceive(std::span<const uint8_t> ciphertext, std::string& pl
       closeWhenDone("tls_handshake_failed");
       return false;
     }
-    if (!tls_->established()) return true;  // more handshake bytes to come
-    if (!handshaking()) timer_.reset();
+    if (!tls_->established()) return true;            // more handshake bytes to come
+    if (!handshaking() && admitted_) timer_.reset();  // a refused one keeps its deadline
     core_.tls_handshakes.inc();
     if (tls_->resumed()) core_.tls_resumed.inc();
     auto info = std::make_shared<ConnectionInfo>(*info_);
@@ -343,6 +380,9 @@ void Connection::saslNegotiate() {
     case ReadResult::kMessage:
       break;
   }
+  if (refused_ != ConnectionLimits::Refusal::kNone) {
+    return saslFail(Status::kError, refusal(), ConnectionLimits::name(refused_), refusal());
+  }
   sasl_->stepping = true;  // reading waits for the outcome
   if (!sasl_->negotiation) {
     sasl_->negotiation =
@@ -409,6 +449,11 @@ void Connection::onSaslStep(transport::sasl::ServerNegotiation::Step step) {
   info->sasl_mechanism = negotiation.mechanism();
   info->sasl_qop = std::string(transport::sasl::toString(negotiation.qop()));
   info_ = std::move(info);
+  refused_ = core_.limits.admitPrincipal(info_->principal);
+  if (refused_ != ConnectionLimits::Refusal::kNone) {
+    return saslFail(transport::sasl::Status::kError, refusal(), ConnectionLimits::name(refused_),
+                    refusal());
+  }
   core_.sasl_authenticated.inc();
   core_.auth_failures.succeeded(peerAddress(info_->peer));
   spdlog::debug("connection {} from {}: authenticated as {} ({}, {})", id(), info_->peer,
@@ -509,7 +554,8 @@ bool Connection::saslWrap(std::vector<std::string>& batch) {
 
 bool Connection::wantRead() const {
   return !closed_ && !draining_ && close_reason_.empty() && !(sasl_ && sasl_->stepping) &&
-         in_flight_ < core_.options.max_in_flight_per_connection;
+         in_flight_ < core_.options.max_in_flight_per_connection &&
+         reply_bytes_ < core_.options.max_reply_bytes_per_connection;
 }
 
 size_t Connection::headroom() const {
@@ -525,24 +571,35 @@ void Connection::submit(transport::InboundMessage message) {
     slot = first_slot_ + slots_.size();
     slots_.emplace_back();
   }
+  auto answer = [&](const transport::MessageHeader& header, const std::string& text) {
+    if (oneway) {
+      core_.oneway_dropped.inc();  // a oneway call has no way to hear "no"
+      return;
+    }
+    fillSlot(slot, transport::encodeApplicationException(
+                       protocol, header.name, header.seqid,
+                       apache::thrift::TApplicationException::INTERNAL_ERROR, text, headroom()));
+  };
+  if (refused_ != ConnectionLimits::Refusal::kNone) {
+    answer(message.header, refusal());
+    return refuse(message.header.name);
+  }
+  dispatch::Lanes::Route route = core_.lanes.route(message.header.name);
+  dispatch::WorkerPool& pool = core_.lanes.pool(route.lane);
   std::unique_ptr<dispatch::Call> call = std::make_unique<ConnectionCall>(
-      protocol, std::move(message), info_, headroom(), shared_from_this(), link_, slot);
-  if (core_.pool.trySubmit(call, /*wake=*/false)) {
+      protocol, std::move(message), info_, headroom(), route.queue_timeout, shared_from_this(),
+      link_, slot, core_.options.retry_after);
+  if (pool.trySubmit(call, /*wake=*/false)) {
     ++in_flight_;
-    link_.submitted();
+    link_.submitted(route.lane);
     return;
   }
-  core_.rejected_overloaded.inc();
-  if (oneway) {
-    core_.oneway_dropped.inc();  // a oneway call has no way to hear "no"
-    return;
-  }
-  fillSlot(slot, transport::encodeApplicationException(
-                     call->protocol(), call->header().name, call->header().seqid,
-                     apache::thrift::TApplicationException::INTERNAL_ERROR,
-                     "thrum: server overloaded: worker queue full (" +
-                         std::to_string(core_.pool.capacity()) + " calls waiting); retry later",
-                     headroom()));
+  core_.rejected_queue_full.inc();
+  answer(call->header(), transport::overloadMessage(
+                             "queue_full",
+                             "lane " + pool.name() + " has " + std::to_string(pool.capacity()) +
+                                 " calls waiting for a worker, the most it queues",
+                             core_.options.retry_after));
 }
 
 void Connection::onCallDone(uint64_t slot, std::string reply, bool /*abandoned*/) {
@@ -560,6 +617,7 @@ void Connection::fillSlot(uint64_t slot, std::string reply) {
   Slot& s = slots_[slot - first_slot_];
   s.ready = true;
   s.reply = std::move(reply);
+  reply_bytes_ += s.reply.size();
   if (reader_.format()->framing == Framing::kFramed) {
     uint32_t len = static_cast<uint32_t>(s.reply.size() - 4);
     s.reply[0] = static_cast<char>(len >> 24);
@@ -575,7 +633,11 @@ void Connection::doWrite() {
   size_t ready = 0;
   while (ready < slots_.size() && slots_[ready].ready) ++ready;
   if (ready == 0 && wire_out_.empty()) return;
-  for (size_t i = 0; i < ready; ++i) writing_.push_back(std::move(slots_[i].reply));
+  writing_bytes_ = 0;
+  for (size_t i = 0; i < ready; ++i) {
+    writing_bytes_ += slots_[i].reply.size();
+    writing_.push_back(std::move(slots_[i].reply));
+  }
   slots_.erase(slots_.begin(), slots_.begin() + static_cast<ptrdiff_t>(ready));
   first_slot_ += ready;
   writing_replies_ = ready;
@@ -614,8 +676,11 @@ void Connection::onWrite(const boost::system::error_code& ec) {
   }
   core_.replies_written.inc(writing_replies_);
   last_active_ms_ = Sweeper::nowMs();
+  reply_bytes_ -= writing_bytes_;
+  writing_bytes_ = 0;
   writing_.clear();
   doWrite();
+  if (!reading_ && wantRead()) doWaitReadable();
   maybeClose();
 }
 
@@ -687,6 +752,7 @@ void Connection::close(std::string_view reason) {
   boost::system::error_code ignored;
   if (timer_) timer_->cancel();
   core_.sweeperFor(socket_.get_executor()).remove(this);
+  leaveLimits();
   socket_.shutdown(endpoint::StreamSocket::shutdown_both, ignored);
   socket_.close(ignored);
   core_.registry.remove(id());

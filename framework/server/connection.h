@@ -9,9 +9,15 @@
 // Reading: while idle the connection holds no read buffer; it waits for
 // readability, then reads into the I/O thread's scratch buffer and feeds a
 // MessageReader. Each complete request becomes a Call offered to the worker
-// pool; a full pool is answered at once with an "overloaded"
-// TApplicationException. With max_in_flight_per_connection calls
-// outstanding it stops reading until one is answered.
+// pool of its lane; a full pool is answered at once with an overload
+// TApplicationException (transport/overload.h). With
+// max_in_flight_per_connection calls outstanding, or
+// max_reply_bytes_per_connection bytes of replies not yet taken by the
+// peer, it stops reading until that is no longer so.
+//
+// Limits: a connection over ServerOptions::max_connections* is not served:
+// its first call (or SASL message) is answered with the overload answer
+// naming the limit, then it closes, counted under that limit's name.
 //
 // Calls go to the workers and replies come back through the I/O thread's
 // WorkerLink, batched.
@@ -42,6 +48,7 @@
 #include "framework/dispatch/call_context.h"
 #include "framework/endpoint/endpoint_string.h"
 #include "framework/endpoint/listener.h"
+#include "framework/server/connection_limits.h"
 #include "framework/transport/message_reader.h"
 #include "framework/transport/sasl_server.h"
 #include "framework/transport/tls_context.h"
@@ -132,6 +139,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void onDiscardable(const boost::system::error_code& ec);
   void maybeClose();
   size_t headroom() const;
+  // Connection limits: the overload answer for refused_, refusing with it,
+  // and giving back what admission took (once).
+  std::string refusal() const;
+  void refuse(std::string_view log);
+  void leaveLimits();
 
   endpoint::StreamSocket socket_;
   ServerCore& core_;
@@ -145,6 +157,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::vector<std::string> writing_;  // what the write under way sends
   size_t writing_replies_ = 0;        // replies in it
+  size_t writing_bytes_ = 0;          // their bytes, as they were queued
+  size_t reply_bytes_ = 0;            // replies ready or being written, in bytes
   std::unique_ptr<transport::TlsSession> tls_;
   std::unique_ptr<Sasl> sasl_;
   std::string wire_out_;  // bytes for the socket ahead of replies (TLS records, negotiation)
@@ -160,6 +174,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection* sweep_prev_ = nullptr;
   Connection* sweep_next_ = nullptr;
 
+  ConnectionLimits::Refusal refused_ = ConnectionLimits::Refusal::kNone;
+  bool admitted_ = false;  // counted in core_.limits (by address; by principal once authenticated)
   std::string_view close_reason_;  // set once the connection is winding down
   bool reading_ = false;
   bool writing_now_ = false;

@@ -120,7 +120,7 @@ void Server::start() {
   if (running_) return;
   running_ = true;
   core_->io.start();
-  core_->pool.start();
+  core_->lanes.start();
   core_->auth_pool.start();
   for (size_t i = 0; i < listeners_.size(); ++i) {
     auto& listener = listeners_[i];
@@ -155,9 +155,9 @@ void Server::stop() {
     });
     core_->registry.waitEmpty(std::chrono::seconds(5));
   }
-  // 3. Workers and the auth pool: abandon the queue, let running calls
+  // 3. Workers and the auth pool: abandon the queues, let running calls
   //    finish, join.
-  core_->pool.stop();
+  core_->lanes.stop();
   core_->auth_pool.stop();
   // 4. I/O threads, once they have delivered what the workers handed back
   //    (replies for closed connections are counted as dropped there).

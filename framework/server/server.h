@@ -39,6 +39,7 @@
 
 #include "framework/admin/metrics.h"
 #include "framework/dispatch/dispatcher.h"
+#include "framework/dispatch/lanes.h"
 #include "framework/endpoint/listener.h"
 #include "framework/transport/tls_context.h"
 
@@ -46,12 +47,36 @@ namespace thrum {
 
 struct ServerOptions {
   size_t io_threads = 2;
+  // The "default" lane: its worker threads, and the calls that may wait for
+  // one; beyond that callers are answered "thrum overloaded: queue_full"
+  // (transport/overload.h).
   size_t workers = 4;
-  size_t queue = 1024;  // calls waiting for a worker; beyond it callers get "overloaded"
+  size_t queue = 1024;
+  // More lanes, and which methods go where with what queue timeout
+  // (dispatch/lanes.h).
+  std::vector<dispatch::LaneOptions> lanes{};
+  std::vector<dispatch::MethodRoute> routes{};
+  // A call still waiting for a worker this long after it arrived is answered
+  // "queue_timeout" without running; routes may set their own. 0: no limit.
+  std::chrono::milliseconds queue_timeout{0};
+  // The hint sent with every overload answer.
+  std::chrono::milliseconds retry_after{100};
   uint32_t max_message_bytes = 16 * 1024 * 1024;
   // Calls one connection may have queued or running before the server stops
   // reading from it (back-pressure on a pipelining client, not an error).
   size_t max_in_flight_per_connection = 64;
+  // Reply bytes one connection may have waiting to be sent before the
+  // server stops reading its requests, so a client that does not read
+  // cannot make the server buffer without bound (back-pressure too; the
+  // write timeout ends a client that never reads).
+  size_t max_reply_bytes_per_connection = 16 * 1024 * 1024;
+  // Connections held at once: overall, per peer address (per user on a
+  // unix socket), per SASL principal once authenticated. 0: no limit. A
+  // connection over a limit is answered "thrum overloaded:
+  // max_connections..." (its first call, or its SASL negotiation) and closed.
+  size_t max_connections = 0;
+  size_t max_connections_per_address = 0;
+  size_t max_connections_per_principal = 0;
   std::chrono::milliseconds drain_timeout{10000};
   // The TLS handshake and the SASL negotiation together: a peer not done by
   // then loses its connection.

@@ -53,12 +53,15 @@ ServerCore::ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor,
                        const ServerOptions& opts, Metrics& m)
     : options(opts),
       metrics(m),
-      dispatcher(std::move(processor), m),
-      pool(dispatcher, m, {.threads = opts.workers, .queue_capacity = opts.queue}),
+      dispatcher(std::move(processor), m, opts.retry_after),
+      lanes(dispatcher, m, {.workers = opts.workers, .queue = opts.queue}, opts.lanes, opts.routes,
+            opts.queue_timeout),
+      limits(opts.max_connections, opts.max_connections_per_address,
+             opts.max_connections_per_principal),
       accepted(m.counter("connections.accepted")),
       open(m.gauge("connections.open")),
       calls_received(m.counter("calls.received")),
-      rejected_overloaded(m.counter("calls.rejected.overloaded")),
+      rejected_queue_full(m.counter("calls.rejected.queue_full")),
       oneway_dropped(m.counter("calls.oneway_dropped")),
       replies_written(m.counter("replies.written")),
       replies_dropped(m.counter("replies.dropped")),
@@ -78,7 +81,7 @@ ServerCore::ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor,
     tick = std::clamp(tick, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
   }
   for (size_t i = 0; i < io.size(); ++i) {
-    worker_links.push_back(std::make_unique<WorkerLink>(io.context(i), pool));
+    worker_links.push_back(std::make_unique<WorkerLink>(io.context(i), lanes));
     sweepers.push_back(std::make_unique<Sweeper>(io.context(i), tick));
   }
 }

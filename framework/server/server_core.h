@@ -14,10 +14,11 @@
 
 #include "framework/admin/metrics.h"
 #include "framework/dispatch/dispatcher.h"
-#include "framework/dispatch/worker_pool.h"
+#include "framework/dispatch/lanes.h"
 #include "framework/io/io_threads.h"
 #include "framework/io/task_pool.h"
 #include "framework/server/auth_failures.h"
+#include "framework/server/connection_limits.h"
 #include "framework/server/server.h"
 #include "framework/server/sweeper.h"
 #include "framework/server/worker_link.h"
@@ -60,13 +61,14 @@ class ServerCore {
   const ServerOptions options;
   Metrics& metrics;
   dispatch::Dispatcher dispatcher;
-  dispatch::WorkerPool pool;
+  dispatch::Lanes lanes;
   ConnectionRegistry registry;
+  ConnectionLimits limits;
 
   Counter& accepted;
   Gauge& open;
   Counter& calls_received;
-  Counter& rejected_overloaded;
+  Counter& rejected_queue_full;
   Counter& oneway_dropped;
   Counter& replies_written;
   Counter& replies_dropped;

@@ -6,6 +6,23 @@
 #include <spdlog/spdlog.h>
 
 namespace thrum {
+namespace {
+
+std::optional<std::string> laneProblem(const std::string& text) {
+  dispatch::LaneOptions lane;
+  std::string why;
+  if (dispatch::parseLane(text, lane, why)) return std::nullopt;
+  return why;
+}
+
+std::optional<std::string> routeProblem(const std::string& text) {
+  dispatch::MethodRoute route;
+  std::string why;
+  if (dispatch::parseRoute(text, route, why)) return std::nullopt;
+  return why;
+}
+
+}  // namespace
 
 void addServiceSettings(config::Schema& schema, ServiceSettings& settings) {
   constexpr int64_t kDay = 86400 * 1000;
@@ -24,6 +41,24 @@ void addServiceSettings(config::Schema& schema, ServiceSettings& settings) {
       .integer("max-message-bytes", &o.max_message_bytes, 64, 1 << 30, "largest request accepted")
       .integer("max-in-flight", &o.max_in_flight_per_connection, 1, 1 << 20,
                "calls per connection before reading from it pauses")
+      .integer("max-reply-bytes", &o.max_reply_bytes_per_connection, 1024, int64_t{1} << 32,
+               "reply bytes a connection may leave unread before reading from it pauses")
+      .integer("max-connections", &o.max_connections, 0, 1 << 24,
+               "connections held at once; more are refused (0: no limit)")
+      .integer("max-connections-per-address", &o.max_connections_per_address, 0, 1 << 24,
+               "connections from one peer address (one user on a unix socket) (0: no limit)")
+      .integer("max-connections-per-principal", &o.max_connections_per_principal, 0, 1 << 24,
+               "connections of one SASL principal (0: no limit)")
+      .milliseconds("queue-timeout-ms", &o.queue_timeout, kDay,
+                    "a call waiting this long for a worker is answered queue_timeout (0: never)")
+      .milliseconds("retry-after-ms", &o.retry_after, kDay,
+                    "the retry hint sent with overload answers")
+      .list("lane", &settings.lanes, "another worker pool: 'NAME workers=N queue=N' (see --route)",
+            laneProblem)
+      .list("route", &settings.routes,
+            "which lane and queue timeout methods get: 'PATTERN lane=NAME queue-timeout-ms=N', "
+            "PATTERN being method, Service:method, Service:* or *; the first match decides",
+            routeProblem)
       .milliseconds("drain-timeout-ms", &o.drain_timeout, kDay,
                     "how long a stop waits for in-flight calls")
       .milliseconds("handshake-timeout-ms", &o.handshake_timeout, kDay,
@@ -41,7 +76,7 @@ void addServiceSettings(config::Schema& schema, ServiceSettings& settings) {
 }
 
 std::optional<int> loadServiceSettings(config::Schema& schema, int argc, char** argv,
-                                       const ServiceSettings& settings, const char* logger) {
+                                       ServiceSettings& settings, const char* logger) {
   switch (schema.load(argc, argv, std::cout, std::cerr)) {
     case config::Outcome::kRun:
       break;
@@ -49,6 +84,17 @@ std::optional<int> loadServiceSettings(config::Schema& schema, int argc, char** 
       return 0;
     case config::Outcome::kExitError:
       return 2;
+  }
+  // Each string was checked as it loaded; what remains is how they fit together.
+  ServerOptions& o = settings.server;
+  o.lanes.clear();
+  o.routes.clear();
+  std::string why;
+  for (const auto& text : settings.lanes) dispatch::parseLane(text, o.lanes.emplace_back(), why);
+  for (const auto& text : settings.routes) dispatch::parseRoute(text, o.routes.emplace_back(), why);
+  if (std::string problem = dispatch::lanesProblem(o.lanes, o.routes); !problem.empty()) {
+    std::cerr << "--lane/--route: " << problem << "\n";
+    return 2;
   }
   spdlog::set_default_logger(spdlog::stderr_color_mt(logger));
   spdlog::set_level(spdlog::level::from_str(settings.log_level));

@@ -25,6 +25,10 @@ struct ServiceSettings {
   std::vector<std::string> listen;
   std::string log_level = "info";
   ServerOptions server;
+  // As configured (dispatch/lanes.h); loadServiceSettings() puts them into
+  // server.lanes and server.routes.
+  std::vector<std::string> lanes;
+  std::vector<std::string> routes;
 };
 
 void addServiceSettings(config::Schema& schema, ServiceSettings& settings);
@@ -34,6 +38,6 @@ void addServiceSettings(config::Schema& schema, ServiceSettings& settings);
 // otherwise the exit code for main (0 after --help or --check-config, 2
 // after printing every problem).
 std::optional<int> loadServiceSettings(config::Schema& schema, int argc, char** argv,
-                                       const ServiceSettings& settings, const char* logger);
+                                       ServiceSettings& settings, const char* logger);
 
 }  // namespace thrum

@@ -6,8 +6,8 @@
 
 namespace thrum::server {
 
-void WorkerLink::submitted() {
-  ++unwoken_;
+void WorkerLink::submitted(size_t lane) {
+  ++unwoken_[lane];
   if (flush_posted_) return;
   flush_posted_ = true;
   // Runs after the handlers this I/O thread already has ready, so calls read
@@ -17,8 +17,11 @@ void WorkerLink::submitted() {
 
 void WorkerLink::flush() {
   flush_posted_ = false;
-  pool_.wake(unwoken_);
-  unwoken_ = 0;
+  for (size_t lane = 0; lane < unwoken_.size(); ++lane) {
+    if (unwoken_[lane] == 0) continue;
+    lanes_.pool(lane).wake(unwoken_[lane]);
+    unwoken_[lane] = 0;
+  }
 }
 
 void WorkerLink::push(std::shared_ptr<Connection> connection, uint64_t slot, std::string reply,

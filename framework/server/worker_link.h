@@ -21,7 +21,7 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "framework/dispatch/worker_pool.h"
+#include "framework/dispatch/lanes.h"
 
 namespace thrum::server {
 
@@ -29,12 +29,14 @@ class Connection;
 
 class WorkerLink {
  public:
-  WorkerLink(boost::asio::io_context& ctx, dispatch::WorkerPool& pool) : ctx_(ctx), pool_(pool) {}
+  WorkerLink(boost::asio::io_context& ctx, dispatch::Lanes& lanes)
+      : ctx_(ctx), lanes_(lanes), unwoken_(lanes.size(), 0) {}
 
   boost::asio::io_context& context() { return ctx_; }
 
-  // A call was queued with trySubmit(call, /*wake=*/false). I/O thread only.
-  void submitted();
+  // A call was queued in `lane` with trySubmit(call, /*wake=*/false).
+  // I/O thread only.
+  void submitted(size_t lane);
 
   // Delivers connection->onCallDone(slot, reply, abandoned) on the I/O thread.
   void push(std::shared_ptr<Connection> connection, uint64_t slot, std::string reply,
@@ -51,10 +53,10 @@ class WorkerLink {
   void drain();
 
   boost::asio::io_context& ctx_;
-  dispatch::WorkerPool& pool_;
+  dispatch::Lanes& lanes_;
 
-  size_t unwoken_ = 0;         // I/O thread only
-  bool flush_posted_ = false;  // I/O thread only
+  std::vector<size_t> unwoken_;  // per lane; I/O thread only
+  bool flush_posted_ = false;    // I/O thread only
 
   std::mutex mu_;
   std::vector<Item> pending_;   // guarded by mu_

@@ -207,6 +207,31 @@ TEST(Sasl, WrongPasswordIsRefusedWithTheReasonAndNeverReachesAHandler) {
       << error;
 }
 
+TEST(Sasl, APrincipalOverItsConnectionLimitIsRefusedOthersAreNot) {
+  SaslServer s("tcp:port=0:interface=127.0.0.1", "", {.max_connections_per_principal = 2});
+  auto login = [&](const char* user, const char* password, std::string& error) {
+    return client::connect(clientSpec(s.port(), "PLAIN", user), {.sasl_password = password}, error);
+  };
+  std::string error;
+  auto a1 = login("alice", "secret", error);
+  auto a2 = login("alice", "secret", error);
+  ASSERT_TRUE(a1 && a2) << error;
+  EXPECT_FALSE(login("alice", "secret", error));
+  EXPECT_NE(error.find("server answered ERROR: thrum overloaded: max_connections_per_principal: "
+                       "principal alice@THRUM.TEST has 2 connections open"),
+            std::string::npos)
+      << error;
+  EXPECT_TRUE(
+      waitFor([&] { return s.metric("connections.closed.max_connections_per_principal") == 1; }));
+  auto b = login("bob", "hunter2", error);  // another principal from the same address
+  ASSERT_TRUE(b) << error;
+  bench::BenchClient(a1->protocol).ping();
+  bench::BenchClient(b->protocol).ping();
+  a1.reset();  // alice's place comes free
+  ASSERT_TRUE(waitFor([&] { return s.server->openConnections() == 2; }));
+  EXPECT_TRUE(login("alice", "secret", error)) << error;
+}
+
 TEST(Sasl, TheAuthorizerDecidesPerPrincipalAndMethod) {
   Sasldb db;
   auto handler = std::make_shared<testing::TestHandler>();

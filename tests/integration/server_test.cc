@@ -11,6 +11,7 @@
 #include <thrift/processor/TMultiplexedProcessor.h>
 #include <thrift/transport/TTransportException.h>
 
+#include "framework/transport/overload.h"
 #include "tests/support/clients.h"
 #include "tests/support/test_server.h"
 #include "tests/support/wait.h"
@@ -95,7 +96,7 @@ TEST_P(StockClientTest, OverloadIsAnsweredWithAnExceptionAndConnectionSurvives) 
     c.bench->echo(out, "queued");
     return out;
   });
-  ASSERT_TRUE(waitFor([&] { return server.metric("workers.queued") == 1; }));
+  ASSERT_TRUE(waitFor([&] { return server.metric("lane.default.queued") == 1; }));
 
   auto client = connectStock(server.port(), GetParam());
   std::string out;
@@ -103,9 +104,15 @@ TEST_P(StockClientTest, OverloadIsAnsweredWithAnExceptionAndConnectionSurvives) 
     client.bench->echo(out, "refused");
     FAIL() << "expected the overload exception";
   } catch (const TApplicationException& e) {
-    EXPECT_NE(std::string(e.what()).find("server overloaded"), std::string::npos) << e.what();
+    EXPECT_EQ(e.getType(), TApplicationException::INTERNAL_ERROR);
+    auto overload = transport::parseOverload(e.what());
+    ASSERT_TRUE(overload) << e.what();
+    EXPECT_EQ(overload->reason, "queue_full");
+    EXPECT_EQ(overload->retry_after, ServerOptions{}.retry_after);
+    EXPECT_NE(std::string(e.what()).find("lane default has 1 calls waiting"), std::string::npos)
+        << e.what();
   }
-  EXPECT_EQ(server.metric("calls.rejected.overloaded"), 1);
+  EXPECT_EQ(server.metric("calls.rejected.queue_full"), 1);
 
   server.handler->gate.release();
   EXPECT_EQ(running.get(), "block");
@@ -227,7 +234,7 @@ TEST(Server, ClientVanishingMidCallDropsTheReplyAndCountsIt) {
       c.send_echo("queued");
     }));
     ASSERT_TRUE(server.handler->gate.waitForWaiting(1));
-    ASSERT_TRUE(waitFor([&] { return server.metric("workers.queued") == 1; }));
+    ASSERT_TRUE(waitFor([&] { return server.metric("lane.default.queued") == 1; }));
     raw.close();
   }
   ASSERT_TRUE(waitFor([&] { return server.metric("connections.closed.peer_closed") == 1; }));
@@ -271,7 +278,7 @@ TEST(Server, DrainTimeoutClosesWhatIsStillBusyAndStopStillFinishes) {
   running.send(testing::encodeWith(stack, [](auto& c) { c.send_echo("block"); }));
   ASSERT_TRUE(server.handler->gate.waitForWaiting(1));
   queued.send(testing::encodeWith(stack, [](auto& c) { c.send_echo("queued"); }));
-  ASSERT_TRUE(waitFor([&] { return server.metric("workers.queued") == 1; }));
+  ASSERT_TRUE(waitFor([&] { return server.metric("lane.default.queued") == 1; }));
 
   auto stopped = std::async(std::launch::async, [&] { server.server->stop(); });
   ASSERT_TRUE(waitFor([&] { return server.metric("connections.closed.drain_timeout") == 2; }));

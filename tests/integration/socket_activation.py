@@ -235,6 +235,21 @@ def case_bad_config(tmp):
         check(f"bad config: names '{problem}'", problem in proc.stderr, proc.stderr)
     check("bad config: no socket file created", not os.path.exists(path))
 
+    proc = subprocess.run(
+        [SERVER, "--listen", f"unix:{path}", "--lane", "cheap workers=0", "--route", "ping lane=x*"],
+        capture_output=True, text=True, timeout=30)
+    check("bad lanes: exit code 2", proc.returncode == 2, proc.returncode)
+    for problem in ["lane 'cheap workers=0': workers=0 is outside 1..4096",
+                    "route 'ping lane=x*': 'x*' is not a lane name"]:
+        check(f"bad lanes: names '{problem}'", problem in proc.stderr, proc.stderr)
+    proc = subprocess.run(
+        [SERVER, "--listen", f"unix:{path}", "--lane", "cheap", "--route", "ping lane=slow"],
+        capture_output=True, text=True, timeout=30)
+    check("lanes that do not fit: exit code 2", proc.returncode == 2, proc.returncode)
+    check("lanes that do not fit: named",
+          "route 'ping' names lane 'slow', not defined" in proc.stderr, proc.stderr)
+    check("bad lanes: no socket file created", not os.path.exists(path))
+
 
 def case_config_file(tmp):
     path = os.path.join(tmp, "thrum.toml")

@@ -3,6 +3,7 @@
 //   "throw:int"      throws an int (not even a std::exception)
 //   "block"          waits on the gate, then echoes
 //   "sleep:MS:rest"  sleeps MS milliseconds, then echoes the whole payload
+//   "remaining"      answers CallContext::remaining() in ms, or "none"
 // ping records the CallContext it saw; fire counts.
 #pragma once
 
@@ -59,6 +60,14 @@ class TestHandler : public bench::BenchIf {
     if (payload == "throw:std") throw std::runtime_error("boom");
     if (payload == "throw:int") throw 7;
     if (payload == "block") gate.wait();
+    if (payload == "remaining") {
+      auto left = CallContext::current()->remaining();
+      out =
+          left == CallContext::Clock::duration::max()
+              ? "none"
+              : std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(left).count());
+      return;
+    }
     if (payload.rfind("sleep:", 0) == 0) {
       int ms = std::stoi(payload.substr(6));
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));

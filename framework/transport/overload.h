@@ -1,0 +1,47 @@
+// Overload answers: how thrum says "not now" to a call or a connection it
+// will not serve, in a form every stock Thrift client can read and a program
+// can act on.
+//
+// The answer is a TApplicationException of type INTERNAL_ERROR (the one
+// every Thrift library raises to the caller unchanged) whose message reads
+//
+//   thrum overloaded: REASON: DETAIL; retry after N ms
+//
+// REASON names the limit that refused the work:
+//   queue_full                     the lane's worker queue was full
+//   queue_timeout                  the call waited past its queue timeout
+//   shutting_down                  the server stopped before the call ran
+//   max_connections                the server holds its maximum of connections
+//   max_connections_per_address    the peer address holds its maximum
+//   max_connections_per_principal  the authenticated principal holds its maximum
+// DETAIL is for people; "retry after N ms" is the server's hint for when
+// trying again may succeed. Calls refused this way never ran, so retrying
+// them is safe whatever they do. A refused call leaves its connection open;
+// a refused connection is answered once, then closed.
+//
+//   try { client.work(1000); }
+//   catch (const apache::thrift::TApplicationException& e) {
+//     if (auto o = thrum::transport::parseOverload(e.what())) sleep_for(o->retry_after);
+//   }
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace thrum::transport {
+
+std::string overloadMessage(std::string_view reason, std::string_view detail,
+                            std::chrono::milliseconds retry_after);
+
+struct Overload {
+  std::string reason;
+  std::chrono::milliseconds retry_after{0};
+};
+
+// The reason and hint of an overload answer's message; nullopt for any
+// other message.
+std::optional<Overload> parseOverload(std::string_view message);
+
+}  // namespace thrum::transport

@@ -1,0 +1,204 @@
+// Admission control over real sockets: queue timeouts and the deadline a
+// handler sees, lanes that keep cheap calls away from busy workers,
+// connection limits, and the cap on reply bytes a connection may leave
+// unread. Every refusal is the typed overload answer (transport/overload.h),
+// counted by its reason, and costs nobody else their service.
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <thrift/TApplicationException.h>
+#include <thrift/transport/TTransportException.h>
+
+#include "framework/transport/overload.h"
+#include "tests/support/clients.h"
+#include "tests/support/test_server.h"
+#include "tests/support/wait.h"
+
+namespace thrum {
+namespace {
+
+using namespace std::chrono_literals;
+using apache::thrift::TApplicationException;
+using apache::thrift::transport::TTransportException;
+using testing::connectStock;
+using testing::RawClient;
+using testing::Stack;
+using testing::TestServer;
+using testing::waitFor;
+using transport::Framing;
+using transport::Protocol;
+
+const Stack kFramed{Framing::kFramed, Protocol::kBinary};
+
+// The overload reason an echo call is refused with, or "" if it succeeds.
+std::string refusalOf(testing::StockClient& client, const std::string& payload = "x") {
+  try {
+    std::string out;
+    client.bench->echo(out, payload);
+    return "";
+  } catch (const TApplicationException& e) {
+    EXPECT_EQ(e.getType(), TApplicationException::INTERNAL_ERROR);
+    auto overload = transport::parseOverload(e.what());
+    EXPECT_TRUE(overload) << e.what();
+    return overload ? overload->reason : e.what();
+  }
+}
+
+// Holds the server's only default-lane worker in echo("block") until released.
+std::future<std::string> occupyWorker(TestServer& server) {
+  auto busy = std::async(std::launch::async, [&server] {
+    auto c = connectStock(server.port(), kFramed);
+    std::string out;
+    c.bench->echo(out, "block");
+    return out;
+  });
+  EXPECT_TRUE(server.handler->gate.waitForWaiting(1));
+  return busy;
+}
+
+TEST(Admission, ACallPastItsQueueTimeoutIsAnsweredWithoutRunning) {
+  TestServer server({.workers = 1, .queue_timeout = 200ms});
+  auto busy = occupyWorker(server);
+  auto late = std::async(std::launch::async, [&] {
+    auto c = connectStock(server.port(), kFramed);
+    std::string reason = refusalOf(c, "late");
+    std::string out;
+    c.bench->echo(out, "again");  // the connection stays
+    return reason + "/" + out;
+  });
+  ASSERT_TRUE(waitFor([&] { return server.metric("lane.default.queued") == 1; }));
+  std::this_thread::sleep_for(300ms);
+  server.handler->gate.release();
+  EXPECT_EQ(busy.get(), "block");
+  EXPECT_EQ(late.get(), "queue_timeout/again");
+  EXPECT_EQ(server.metric("calls.rejected.queue_timeout"), 1);
+  EXPECT_EQ(server.metric("calls.run"), 2);  // "block" and "again"; "late" never ran
+}
+
+TEST(Admission, TheHandlerSeesItsDeadlineAndRoutesSetItPerMethod) {
+  TestServer server({.routes = {{.pattern = "echo", .queue_timeout = 5s}}, .queue_timeout = 1s});
+  auto client = connectStock(server.port(), kFramed);
+  std::string out;
+  client.bench->echo(out, "remaining");
+  int64_t left = std::stoll(out);
+  EXPECT_GT(left, 4000);
+  EXPECT_LE(left, 5000);
+
+  TestServer unlimited;
+  auto other = connectStock(unlimited.port(), kFramed);
+  other.bench->echo(out, "remaining");
+  EXPECT_EQ(out, "none");
+}
+
+TEST(Admission, CheapCallsInTheirOwnLaneDoNotWaitBehindBusyWorkers) {
+  TestServer server({.workers = 1,
+                     .queue = 1,
+                     .lanes = {{.name = "cheap", .workers = 1, .queue = 16}},
+                     .routes = {{.pattern = "ping", .lane = "cheap"}}});
+  auto busy = occupyWorker(server);
+  auto queued = std::async(std::launch::async, [&] {
+    auto c = connectStock(server.port(), kFramed);
+    std::string out;
+    c.bench->echo(out, "queued");
+    return out;
+  });
+  ASSERT_TRUE(waitFor([&] { return server.metric("lane.default.queued") == 1; }));
+  // The default lane is full: echo is refused, ping is served by its lane.
+  auto client = connectStock(server.port(), kFramed);
+  EXPECT_EQ(refusalOf(client), "queue_full");
+  for (int i = 0; i < 20; ++i) client.bench->ping();
+  EXPECT_EQ(server.metric("calls.rejected.queue_full"), 1);
+  server.handler->gate.release();
+  EXPECT_EQ(busy.get(), "block");
+  EXPECT_EQ(queued.get(), "queued");
+}
+
+TEST(Admission, ConnectionsOverTheLimitAreRefusedWithTheLimitNamed) {
+  TestServer server({.max_connections = 2});
+  auto a = connectStock(server.port(), kFramed);
+  auto b = connectStock(server.port(), kFramed);
+  a.bench->ping();
+  b.bench->ping();
+  auto c = connectStock(server.port(), kFramed);
+  EXPECT_EQ(refusalOf(c), "max_connections");
+  EXPECT_THROW(c.bench->ping(), TTransportException);  // then closed
+  EXPECT_TRUE(waitFor([&] { return server.metric("connections.closed.max_connections") == 1; }));
+  a.bench->ping();  // the admitted ones are untouched
+  b.bench->ping();
+
+  a.close();  // a place comes free
+  ASSERT_TRUE(waitFor([&] { return server.server->openConnections() == 1; }));
+  auto d = connectStock(server.port(), kFramed);
+  d.bench->ping();
+}
+
+TEST(Admission, OnePeerAddressCannotTakeMoreThanItsShare) {
+  TestServer server({.max_connections_per_address = 3});
+  std::vector<testing::StockClient> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(connectStock(server.port(), kFramed));
+    held.back().bench->ping();
+  }
+  auto extra = connectStock(server.port(), kFramed);
+  EXPECT_EQ(refusalOf(extra), "max_connections_per_address");
+  EXPECT_TRUE(waitFor(
+      [&] { return server.metric("connections.closed.max_connections_per_address") == 1; }));
+  for (auto& h : held) h.bench->ping();
+}
+
+TEST(Admission, ARefusedConnectionThatSaysNothingIsClosedAtTheHandshakeTimeout) {
+  TestServer server({.max_connections = 1, .handshake_timeout = 200ms});
+  auto admitted = connectStock(server.port(), kFramed);
+  admitted.bench->ping();
+  RawClient silent(server.port());
+  EXPECT_EQ(silent.readUntilClosed(), "");
+  EXPECT_EQ(server.metric("connections.closed.max_connections"), 1);
+  admitted.bench->ping();
+}
+
+TEST(Admission, AClientThatDoesNotReadStopsBeingReadAndLosesNothing) {
+  ServerOptions o;
+  o.write_timeout = 0ms;  // this client reads late, not never
+  o.max_in_flight_per_connection = 8;
+  o.max_reply_bytes_per_connection = 1 << 20;
+  TestServer server(o);
+  constexpr int kCalls = 600;  // 64 KiB each way: ~38 MiB of replies
+  std::string wire = testing::encodeWith(kFramed, [](auto& c) {
+    for (int i = 0; i < kCalls; ++i) {
+      std::string payload = "#" + std::to_string(i) + "#";
+      c.send_echo(payload + std::string(64 * 1024 - payload.size(), 'r'));
+    }
+  });
+  RawClient slow(server.port());
+  std::thread sender([&] { slow.send(wire); });
+  // The server stops reading once a cap is reached: calls run stop rising
+  // far short of all of them (what the kernel buffers, plus the cap).
+  int64_t run = -1;
+  for (int quiet = 0; quiet < 5;) {
+    std::this_thread::sleep_for(100ms);
+    int64_t now = server.metric("calls.run");
+    quiet = now == run ? quiet + 1 : 0;
+    run = now;
+  }
+  EXPECT_LT(run, kCalls / 2);
+  auto other = connectStock(server.port(), kFramed);
+  other.bench->ping();
+
+  // Reading now gets every reply, in order.
+  for (int i = 0; i < kCalls; ++i) {
+    std::string header = slow.readExactly(4);
+    uint32_t len = (uint32_t(uint8_t(header[0])) << 24) | (uint32_t(uint8_t(header[1])) << 16) |
+                   (uint32_t(uint8_t(header[2])) << 8) | uint32_t(uint8_t(header[3]));
+    std::string reply = slow.readExactly(len);
+    ASSERT_NE(reply.find("#" + std::to_string(i) + "#"), std::string::npos) << "reply " << i;
+  }
+  sender.join();
+  EXPECT_TRUE(waitFor([&] { return server.metric("replies.written") == kCalls + 1; }));
+  EXPECT_EQ(server.metric("replies.dropped"), 0);
+}
+
+}  // namespace
+}  // namespace thrum

@@ -1,0 +1,111 @@
+// Lanes: the configuration strings, the checks across lanes and routes, and
+// which lane and queue timeout a method gets. Also the overload answer's
+// message, which clients parse.
+#include "framework/dispatch/lanes.h"
+
+#include <memory>
+
+#include <gtest/gtest.h>
+
+#include "Bench.h"
+#include "framework/transport/overload.h"
+#include "tests/support/test_handler.h"
+
+namespace thrum::dispatch {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Lanes, ParsesLaneStrings) {
+  LaneOptions lane;
+  std::string why;
+  ASSERT_TRUE(parseLane("cheap workers=2 queue=256", lane, why)) << why;
+  EXPECT_EQ(lane.name, "cheap");
+  EXPECT_EQ(lane.workers, 2u);
+  EXPECT_EQ(lane.queue, 256u);
+  ASSERT_TRUE(parseLane("  slow  ", lane, why)) << why;
+  EXPECT_EQ(lane.name, "slow");
+  EXPECT_EQ(lane.workers, LaneOptions{}.workers);
+}
+
+TEST(Lanes, NamesWhatIsWrongWithALaneString) {
+  LaneOptions lane{.name = "kept"};
+  std::string why;
+  EXPECT_FALSE(parseLane("", lane, why));
+  EXPECT_FALSE(parseLane("Cheap", lane, why));
+  EXPECT_NE(why.find("a-z 0-9"), std::string::npos) << why;
+  EXPECT_FALSE(parseLane("cheap workers=0", lane, why));
+  EXPECT_NE(why.find("workers=0 is outside 1..4096"), std::string::npos) << why;
+  EXPECT_FALSE(parseLane("cheap threads=2", lane, why));
+  EXPECT_NE(why.find("unknown key 'threads'"), std::string::npos) << why;
+  EXPECT_FALSE(parseLane("cheap queue=lots", lane, why));
+  EXPECT_NE(why.find("queue is not a number: 'lots'"), std::string::npos) << why;
+  EXPECT_FALSE(parseLane("cheap workers", lane, why));
+  EXPECT_NE(why.find("expected key=value"), std::string::npos) << why;
+  EXPECT_EQ(lane.name, "kept");  // a bad string changes nothing
+}
+
+TEST(Lanes, ParsesRouteStrings) {
+  MethodRoute route;
+  std::string why;
+  ASSERT_TRUE(parseRoute("Tiles:status lane=cheap queue-timeout-ms=50", route, why)) << why;
+  EXPECT_EQ(route.pattern, "Tiles:status");
+  EXPECT_EQ(route.lane, "cheap");
+  EXPECT_EQ(route.queue_timeout, 50ms);
+  ASSERT_TRUE(parseRoute("Tiles:*", route, why)) << why;
+  EXPECT_EQ(route.lane, "default");
+  EXPECT_FALSE(route.queue_timeout.has_value());
+  EXPECT_FALSE(parseRoute("Ti*les lane=x", route, why));
+  EXPECT_NE(why.find("'*' may only end a pattern"), std::string::npos) << why;
+  EXPECT_FALSE(parseRoute("lane=cheap", route, why));
+  EXPECT_FALSE(parseRoute("ping lane=Cheap!", route, why));
+  EXPECT_FALSE(parseRoute("ping queue-timeout-ms=-1", route, why));
+  EXPECT_NE(why.find("outside 0.."), std::string::npos) << why;
+}
+
+TEST(Lanes, LanesAndRoutesMustFitTogether) {
+  EXPECT_EQ(lanesProblem({{.name = "cheap"}}, {{.pattern = "ping", .lane = "cheap"}}), "");
+  EXPECT_EQ(lanesProblem({}, {{.pattern = "ping", .lane = "cheap"}}),
+            "route 'ping' names lane 'cheap', not defined");
+  EXPECT_EQ(lanesProblem({{.name = "a"}, {.name = "a"}}, {}), "lane 'a' is defined twice");
+  EXPECT_EQ(lanesProblem({{.name = "default"}}, {}), "lane 'default' is defined twice");
+}
+
+TEST(Lanes, TheFirstMatchingRouteDecides) {
+  Metrics metrics;
+  Dispatcher dispatcher(
+      std::make_shared<bench::BenchProcessor>(std::make_shared<testing::TestHandler>()), metrics);
+  Lanes lanes(dispatcher, metrics, {.workers = 1}, {{.name = "cheap"}, {.name = "slow"}},
+              {{.pattern = "Tiles:status", .lane = "cheap", .queue_timeout = 0ms},
+               {.pattern = "Tiles:*", .lane = "slow", .queue_timeout = 2s},
+               {.pattern = "ping", .lane = "cheap"}},
+              250ms);
+  ASSERT_EQ(lanes.size(), 3u);
+  EXPECT_EQ(lanes.pool(0).name(), "default");
+  EXPECT_EQ(lanes.route("Tiles:status").lane, 1u);
+  EXPECT_EQ(lanes.route("Tiles:status").queue_timeout, 0ms);
+  EXPECT_EQ(lanes.route("Tiles:render").lane, 2u);
+  EXPECT_EQ(lanes.route("Tiles:render").queue_timeout, 2s);
+  EXPECT_EQ(lanes.route("ping").lane, 1u);
+  EXPECT_EQ(lanes.route("ping").queue_timeout, 250ms);  // the default, not set by the route
+  EXPECT_EQ(lanes.route("Other:ping").lane, 0u);
+  EXPECT_EQ(lanes.route("echo").queue_timeout, 250ms);
+  EXPECT_THROW(Lanes(dispatcher, metrics, {}, {}, {{.pattern = "x", .lane = "nope"}}, 0ms),
+               std::invalid_argument);
+}
+
+TEST(Overload, MessagesRoundTripAndOthersAreNotTakenForThem) {
+  std::string text = transport::overloadMessage("queue_full", "lane default: 3 waiting", 250ms);
+  EXPECT_EQ(text, "thrum overloaded: queue_full: lane default: 3 waiting; retry after 250 ms");
+  auto parsed = transport::parseOverload(text);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->reason, "queue_full");
+  EXPECT_EQ(parsed->retry_after, 250ms);
+  EXPECT_FALSE(transport::parseOverload("boom"));
+  EXPECT_FALSE(transport::parseOverload("thrum overloaded: no reason; retry after 5 ms"));
+  EXPECT_FALSE(transport::parseOverload("thrum overloaded: x: y; retry after soon ms"));
+  EXPECT_FALSE(transport::parseOverload("thrum overloaded: x: y"));
+}
+
+}  // namespace
+}  // namespace thrum::dispatch
