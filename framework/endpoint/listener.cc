@@ -321,9 +321,10 @@ std::shared_ptr<Listener> Listener::open(asio::io_context& ctx, const ListenEndp
   return std::make_shared<Listener>(ctx, std::move(acceptor), endpoint, std::move(unlink_path));
 }
 
-void Listener::start(PickContext pick, OnAccept on_accept) {
+void Listener::start(PickContext pick, OnAccept on_accept, OnPause on_pause) {
   pick_ = std::move(pick);
   on_accept_ = std::move(on_accept);
+  on_pause_ = std::move(on_pause);
   asio::post(ctx_, [self = shared_from_this()] { self->doAccept(); });
 }
 
@@ -360,6 +361,7 @@ void Listener::onAccept(const boost::system::error_code& ec, StreamSocket socket
     // Out of a resource the next accept would need too. Pause instead of
     // spinning; established connections keep being served meanwhile.
     spdlog::warn("accept on {}: {}; pausing 100 ms", address_, ec.message());
+    if (on_pause_) on_pause_(ec);
     backoff_.expires_after(std::chrono::milliseconds(100));
     backoff_.async_wait([self = shared_from_this()](const boost::system::error_code& wait_ec) {
       if (!wait_ec) self->doAccept();

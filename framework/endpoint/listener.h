@@ -54,6 +54,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
  public:
   using PickContext = std::function<boost::asio::io_context&()>;
   using OnAccept = std::function<void(StreamSocket)>;
+  // Told each time accepting pauses for lack of descriptors or memory.
+  using OnPause = std::function<void(const boost::system::error_code&)>;
 
   // Opens, binds and listens (or adopts an inherited descriptor). On failure
   // returns null, sets `error` to a sentence naming the endpoint and the
@@ -63,7 +65,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
                                         boost::system::error_code* ec = nullptr);
 
   // Starts accepting. Callbacks run on the listener's own io_context thread.
-  void start(PickContext pick, OnAccept on_accept);
+  void start(PickContext pick, OnAccept on_accept, OnPause on_pause = {});
   // Stops accepting and closes the socket (removing a unix socket file it
   // created). Thread-safe; returns at once.
   void close();
@@ -91,6 +93,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   uint16_t port_ = 0;
   PickContext pick_;
   OnAccept on_accept_;
+  OnPause on_pause_;
 };
 
 // "ADDR:PORT" (brackets for IPv6), "unix:/path", "unix:@name" or "unix" for

@@ -456,6 +456,7 @@ void Connection::onSaslStep(transport::sasl::ServerNegotiation::Step step) {
   }
   core_.sasl_authenticated.inc();
   core_.auth_failures.succeeded(peerAddress(info_->peer));
+  core_.failing_addresses.set(static_cast<int64_t>(core_.auth_failures.size()));
   spdlog::debug("connection {} from {}: authenticated as {} ({}, {})", id(), info_->peer,
                 info_->principal, info_->sasl_mechanism, info_->sasl_qop);
   sasl_->layer = negotiation.takeSecurityLayer();
@@ -476,6 +477,7 @@ void Connection::saslFail(transport::sasl::Status status, const std::string& pay
                           std::string_view close_reason, const std::string& log) {
   if (status == transport::sasl::Status::kBad) {
     core_.auth_failures.failed(peerAddress(info_->peer), AuthFailures::Clock::now());
+    core_.failing_addresses.set(static_cast<int64_t>(core_.auth_failures.size()));
   }
   std::string mech = sasl_->negotiation ? sasl_->negotiation->mechanism() : "";
   spdlog::info("connection {} from {}: SASL{}{} failed: {}", id(), info_->peer,
@@ -745,7 +747,9 @@ void Connection::close(std::string_view reason) {
   // already read the reason in the counters.
   core_.closedCounter(reason).inc();
   core_.open.add(-1);
-  size_t unsent = 0;
+  // Replies owed and not written: ready ones, and those of a write under
+  // way (its completion finds the connection closed and counts nothing).
+  size_t unsent = writing_now_ ? writing_replies_ : 0;
   for (const auto& s : slots_) unsent += s.ready ? 1 : 0;
   core_.replies_dropped.inc(unsent);
   slots_.clear();

@@ -132,7 +132,9 @@ void Server::start() {
                           std::move(socket), *core, replies, tls->load(), sasl);
                       // Start on the connection's own I/O thread.
                       asio::post(connection->executor(), [connection] { connection->start(); });
-                    });
+                    },
+                    [&paused = core_->metrics.counter("accept.paused")](
+                        const boost::system::error_code&) { paused.inc(); });
     spdlog::info("listening on {} ({})", listener->address(), listener->endpoint().text);
   }
 }

@@ -70,6 +70,7 @@ ServerCore::ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor,
       sasl_authenticated(m.counter("sasl.authenticated")),
       sasl_steps(m.counter("sasl.steps")),
       sasl_throttled(m.counter("sasl.throttled")),
+      failing_addresses(m.gauge("sasl.failing_addresses")),
       auth_pool(opts.auth_threads, opts.auth_queue, "thrum-auth"),
       io(opts.io_threads) {
   // The sweep ticks at a quarter of the shortest timeout, 10 ms to 1 s.

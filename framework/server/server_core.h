@@ -77,6 +77,7 @@ class ServerCore {
   Counter& sasl_authenticated;
   Counter& sasl_steps;      // negotiation steps handed to the auth pool
   Counter& sasl_throttled;  // negotiations delayed because their address kept failing
+  Gauge& failing_addresses;  // addresses AuthFailures remembers
 
   // Blocking SASL steps run here, never on an I/O thread.
   io::TaskPool auth_pool;

@@ -20,6 +20,7 @@
 #include "framework/client/connect.h"
 #include "framework/server/server.h"
 #include "tests/support/clients.h"
+#include "tests/support/sasldb.h"
 #include "tests/support/test_handler.h"
 #include "tests/support/test_kdc.h"
 #include "tests/support/test_pki.h"
@@ -31,28 +32,8 @@ namespace {
 namespace fs = std::filesystem;
 using testing::waitFor;
 
-constexpr const char* kRealm = "THRUM.TEST";
-
-// A temporary directory with a sasldb holding alice/secret and bob/hunter2.
-class Sasldb {
- public:
-  Sasldb() {
-    std::string pattern = (fs::temp_directory_path() / "thrum-sasl-XXXXXX").string();
-    dir = mkdtemp(pattern.data());
-    path = dir + "/sasldb";
-    add("alice", "secret");
-    add("bob", "hunter2");
-  }
-  ~Sasldb() { fs::remove_all(dir); }
-
-  void add(const std::string& user, const std::string& password) {
-    std::string cmd = "printf '%s' '" + password + "' | saslpasswd2 -f " + path + " -u " + kRealm +
-                      " -a thrum -p -c " + user;
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("saslpasswd2 failed: " + cmd);
-  }
-
-  std::string dir, path;
-};
+using testing::kRealm;
+using testing::Sasldb;
 
 struct SaslServer {
   Sasldb db;

@@ -1,0 +1,463 @@
+// The fault matrix: one test per way a client, a handler or the machine can
+// misbehave, each over real sockets against one server while bystanders keep
+// calling. Every case asserts three things: the fault is answered or closed
+// with its reason counted; the bystanders are served throughout; and nothing
+// is lost or left behind (every call the server took is answered or counted
+// as dropped, every faulty connection is gone). CI runs it under ASan+UBSan,
+// which adds "nothing leaked".
+//
+//   garbage after a valid call          FaultMatrix.GarbageAfterAValidCall
+//   a frame length of 2^31              FaultMatrix.AFrameLengthOfTwoToThe31
+//   slowloris handshake, 1,000 calling  FaultMatrix.SlowlorisHandshakeWhileAThousandOthersCall
+//   disconnect mid-request              FaultMatrix.ClientDisconnectsMidRequest
+//   disconnect mid-reply                FaultMatrix.ClientDisconnectsMidReply
+//   a handler that throws               FaultMatrix.HandlerThrows
+//   a handler that hangs                FaultMatrix.HandlerHangsPastItsDeadline
+//   1,000 wrong passwords               FaultMatrix.AThousandWrongPasswords
+//   TLS garbage                         FaultMatrix.TlsGarbage
+//   truncated TLS handshakes            FaultMatrix.TruncatedTlsHandshakes
+//   EMFILE during accept                FaultMatrix.EmfileDuringAccept
+//   SIGTERM under load                  FaultMatrix.SigtermUnderLoad
+//   a client that never reads           FaultMatrix.AClientThatNeverReads
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <thrift/TApplicationException.h>
+#include <thrift/transport/TTransportException.h>
+
+#include "framework/client/connect.h"
+#include "framework/server/server.h"
+#include "framework/transport/overload.h"
+#include "framework/transport/sasl_wire.h"
+#include "tests/support/clients.h"
+#include "tests/support/many_clients.h"
+#include "tests/support/sasldb.h"
+#include "tests/support/test_handler.h"
+#include "tests/support/test_pki.h"
+#include "tests/support/wait.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+
+namespace thrum {
+namespace {
+
+using namespace std::chrono_literals;
+using apache::thrift::TApplicationException;
+using apache::thrift::transport::TTransportException;
+using testing::Bystanders;
+using testing::RawClient;
+using testing::Stack;
+using testing::waitFor;
+using transport::Framing;
+using transport::Protocol;
+
+const Stack kFramed{Framing::kFramed, Protocol::kBinary};
+constexpr size_t kBystanders = 4;
+
+// A server with a plain endpoint (listener 0), and on request a TLS one and
+// a SASL (PLAIN, sasldb) one.
+struct FaultServer {
+  explicit FaultServer(ServerOptions options = {}, bool tls = false, bool sasl = false)
+      : handler(std::make_shared<testing::TestHandler>()),
+        server(
+            std::make_unique<Server>(std::make_shared<bench::BenchProcessor>(handler), options)) {
+    listen("tcp:port=0:interface=127.0.0.1");
+    if (tls) {
+      pki = std::make_unique<testing::TestPki>();
+      listen("tls:tcp:port=0:interface=127.0.0.1:cert=" + pki->server_cert +
+             ":key=" + pki->server_key);
+    }
+    if (sasl) {
+      db = std::make_unique<testing::Sasldb>();
+      listen("tcp:port=0:interface=127.0.0.1:sasl=required:mechs=PLAIN:sasldb=" + db->path +
+             ":realm=" + testing::kRealm + ":hostname=localhost");
+    }
+    server->start();
+  }
+  ~FaultServer() {
+    handler->gate.release();
+    server->stop();
+  }
+  void listen(const std::string& spec) {
+    std::string error;
+    if (server->listen(spec, &error)) throw std::runtime_error(error);
+  }
+
+  uint16_t port(size_t i = 0) const { return server->port(i); }
+  int64_t metric(std::string_view name) const { return server->metrics().value(name); }
+  // Only the bystanders' connections are left.
+  bool onlyBystandersLeft() const {
+    return waitFor([&] { return server->openConnections() == kBystanders; });
+  }
+
+  std::shared_ptr<testing::TestHandler> handler;
+  std::unique_ptr<testing::TestPki> pki;
+  std::unique_ptr<testing::Sasldb> db;
+  std::unique_ptr<Server> server;
+};
+
+// Every call the server took has been answered or counted as dropped (once
+// nobody is calling any more).
+bool allAccountedFor(const FaultServer& s) {
+  return waitFor([&] {
+    return s.metric("replies.written") + s.metric("replies.dropped") == s.metric("calls.received");
+  });
+}
+
+// This process's resident memory, in bytes.
+int64_t rssBytes() {
+  long pages = 0, resident = 0;
+  FILE* f = fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  fclose(f);
+  return int64_t(resident) * sysconf(_SC_PAGESIZE);
+}
+
+std::string framedPing() {
+  return testing::encodeWith(kFramed, [](auto& c) { c.send_ping(); });
+}
+
+// The first flight of a real TLS client: its ClientHello.
+std::string clientHello() {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                        SSL_CTX_free);
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
+  BIO* in = BIO_new(BIO_s_mem());
+  BIO* out = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl.get(), in, out);
+  SSL_connect(ssl.get());  // wants the server's answer; the hello is written
+  char* data = nullptr;
+  long n = BIO_get_mem_data(out, &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+TEST(FaultMatrix, GarbageAfterAValidCall) {
+  FaultServer s;
+  {
+    Bystanders others(s.port(), kBystanders);
+    RawClient raw(s.port());
+    raw.send(testing::encodeWith(kFramed, [](auto& c) { c.send_echo("valid"); }) +
+             "\x7f\xff garbage after the call");
+    std::string got = raw.readUntilClosed();
+    EXPECT_NE(got.find("valid"), std::string::npos) << "the valid call is answered first";
+    EXPECT_TRUE(waitFor([&] { return s.metric("connections.closed.too_large") == 1; }));
+    EXPECT_TRUE(others.waitForCalls(20));
+    EXPECT_TRUE(s.onlyBystandersLeft());
+  }
+  EXPECT_TRUE(allAccountedFor(s));
+  EXPECT_EQ(s.metric("replies.dropped"), 0);
+}
+
+TEST(FaultMatrix, AFrameLengthOfTwoToThe31) {
+  FaultServer s;
+  Bystanders others(s.port(), kBystanders);
+  int64_t rss = rssBytes();
+  RawClient raw(s.port());
+  // A framed call, then the next frame claims 2^31 bytes (on a first frame
+  // those bytes would read as an unframed message of a bad version).
+  raw.send(framedPing() + std::string("\x80\x00\x00\x00\x80\x01\x00\x01", 8));
+  EXPECT_FALSE(raw.readUntilClosed().empty()) << "the ping before it is answered";
+  EXPECT_TRUE(waitFor([&] { return s.metric("connections.closed.too_large") == 1; }));
+  EXPECT_LT(rssBytes() - rss, 64 << 20) << "refused before anything was allocated for it";
+  EXPECT_EQ(s.metric("calls.application_errors"), 0) << "no call was made of it";
+  EXPECT_TRUE(others.waitForCalls(20));
+  EXPECT_TRUE(s.onlyBystandersLeft());
+}
+
+TEST(FaultMatrix, SlowlorisHandshakeWhileAThousandOthersCall) {
+  FaultServer s({.handshake_timeout = 2500ms}, /*tls=*/true);
+  Bystanders others(s.port(), kBystanders);
+  std::string hello = clientHello();
+  auto loris = std::async(std::launch::async, [&] {
+    RawClient slow(s.port(1));
+    size_t sent = 0;
+    try {
+      for (; sent < hello.size(); ++sent) {  // one byte a second
+        slow.send(hello.substr(sent, 1));
+        std::this_thread::sleep_for(1s);
+      }
+    } catch (const std::exception&) {
+      // closed by the server: what we are here to see
+    }
+    slow.readUntilClosed();
+    return sent;
+  });
+  // Meanwhile a thousand others connect and make ten calls each.
+  testing::CrowdResult crowd = testing::runCrowd(s.port(), 1000, framedPing(), 1, 10);
+  EXPECT_EQ(crowd.rounds, 10000u);
+  EXPECT_EQ(crowd.failed, 0u);
+  size_t sent = loris.get();
+  EXPECT_LT(sent, hello.size());
+  EXPECT_EQ(s.metric("connections.closed.tls_handshake_timeout"), 1);
+  EXPECT_TRUE(others.waitForCalls(20));
+  EXPECT_TRUE(s.onlyBystandersLeft());
+}
+
+TEST(FaultMatrix, ClientDisconnectsMidRequest) {
+  FaultServer s;
+  Bystanders others(s.port(), kBystanders);
+  std::string wire =
+      testing::encodeWith(kFramed, [](auto& c) { c.send_echo(std::string(100000, 'q')); });
+  {
+    RawClient raw(s.port());
+    raw.send(wire.substr(0, wire.size() / 2));
+  }  // gone
+  EXPECT_TRUE(waitFor([&] { return s.metric("connections.closed.truncated") == 1; }));
+  EXPECT_EQ(s.metric("calls.rejected.queue_full"), 0);
+  EXPECT_TRUE(others.waitForCalls(20));
+  EXPECT_TRUE(s.onlyBystandersLeft());
+  EXPECT_EQ(s.metric("replies.dropped"), 0) << "no call was taken, so none is owed";
+}
+
+TEST(FaultMatrix, ClientDisconnectsMidReply) {
+  FaultServer s;
+  Bystanders others(s.port(), kBystanders);
+  {
+    RawClient raw(s.port());
+    raw.send(testing::encodeWith(
+        kFramed, [](auto& c) { c.send_echo("sleep:100:" + std::string(8 << 20, 'r')); }));
+  }  // gone before the 8 MiB reply is written
+  EXPECT_TRUE(waitFor([&] { return s.metric("replies.dropped") == 1; }))
+      << "the reply it was owed is counted, not lost silently";
+  EXPECT_TRUE(others.waitForCalls(20));
+  EXPECT_TRUE(s.onlyBystandersLeft());
+}
+
+TEST(FaultMatrix, HandlerThrows) {
+  FaultServer s;
+  Bystanders others(s.port(), kBystanders);
+  auto client = testing::connectStock(s.port(), kFramed);
+  for (const char* what : {"throw:std", "throw:int"}) {
+    std::string out;
+    EXPECT_THROW(client.bench->echo(out, what), TApplicationException) << what;
+  }
+  std::string out;
+  client.bench->echo(out, "after");  // same connection, workers all alive
+  EXPECT_EQ(out, "after");
+  EXPECT_EQ(s.metric("calls.application_errors"), 2);
+  EXPECT_TRUE(others.waitForCalls(20));
+}
+
+TEST(FaultMatrix, HandlerHangsPastItsDeadline) {
+  FaultServer s({.workers = 2,
+                 .lanes = {{.name = "slow", .workers = 1, .queue = 8}},
+                 .routes = {{.pattern = "echo", .lane = "slow"}},
+                 .queue_timeout = 300ms});
+  Bystanders others(s.port(), kBystanders);
+  auto hung = std::async(std::launch::async, [&] {
+    auto c = testing::connectStock(s.port(), kFramed);
+    std::string out;
+    c.bench->echo(out, "block");  // hangs well past its 300 ms
+    return out;
+  });
+  ASSERT_TRUE(s.handler->gate.waitForWaiting(1));
+  // Behind it in its lane, a call waits past its deadline: answered without running.
+  auto behind = testing::connectStock(s.port(), kFramed);
+  auto late = std::async(std::launch::async, [&] {
+    try {
+      std::string out;
+      behind.bench->echo(out, "behind");
+      return std::string("ran");
+    } catch (const TApplicationException& e) {
+      auto o = transport::parseOverload(e.what());
+      return o ? o->reason : std::string(e.what());
+    }
+  });
+  std::this_thread::sleep_for(400ms);
+  EXPECT_TRUE(others.waitForCalls(50)) << "other lanes' workers keep serving";
+  s.handler->gate.release();
+  EXPECT_EQ(hung.get(), "block") << "the late reply still reaches its caller";
+  EXPECT_EQ(late.get(), "queue_timeout");
+  EXPECT_EQ(s.metric("calls.rejected.queue_timeout"), 1);
+}
+
+TEST(FaultMatrix, AThousandWrongPasswords) {
+  FaultServer s({.handshake_timeout = 60s}, /*tls=*/false, /*sasl=*/true);
+  Bystanders others(s.port(), kBystanders);
+  std::string attempt;
+  transport::sasl::appendMessage(transport::sasl::Status::kStart, "PLAIN", attempt);
+  transport::sasl::appendMessage(transport::sasl::Status::kOk, std::string("\0alice\0wrong", 12),
+                                 attempt);
+  // Ten to be remembered, then 990 at once: from the fourth failure on,
+  // every attempt from this address waits before it is even looked at.
+  auto answers = testing::sendFromMany(s.port(1), 10, attempt, 90s);
+  auto rest = testing::sendFromMany(s.port(1), 990, attempt, 90s);
+  answers.insert(answers.end(), rest.begin(), rest.end());
+  size_t bad = 0;
+  for (const auto& a : answers) bad += !a.empty() && a[0] == 3 ? 1 : 0;  // BAD
+  EXPECT_EQ(bad, 1000u) << "each attempt refused with the reason";
+  EXPECT_EQ(s.metric("sasl.failed.PLAIN"), 1000);
+  EXPECT_GE(s.metric("sasl.throttled"), 990) << "rate limited from the fourth failure";
+  EXPECT_EQ(s.metric("sasl.failing_addresses"), 1) << "one address remembered, not a thousand";
+  EXPECT_EQ(s.metric("sasl.authenticated"), 0);
+  EXPECT_TRUE(others.waitForCalls(20));
+  EXPECT_TRUE(s.onlyBystandersLeft());
+}
+
+TEST(FaultMatrix, TlsGarbage) {
+  FaultServer s({}, /*tls=*/true);
+  Bystanders others(s.port(), kBystanders);
+  std::string garbage(512, '\0');
+  for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>(i * 37 + 11);
+  garbage[0] = 0x16;  // a handshake record type, then nonsense
+  RawClient raw(s.port(1));
+  raw.send(garbage);
+  raw.readUntilClosed();
+  EXPECT_TRUE(waitFor([&] { return s.metric("connections.closed.tls_handshake_failed") == 1; }));
+  EXPECT_TRUE(others.waitForCalls(20));
+  EXPECT_TRUE(s.onlyBystandersLeft());
+}
+
+TEST(FaultMatrix, TruncatedTlsHandshakes) {
+  FaultServer s({.handshake_timeout = 500ms}, /*tls=*/true);
+  Bystanders others(s.port(), kBystanders);
+  std::string hello = clientHello();
+  {
+    RawClient gone(s.port(1));
+    gone.send(hello.substr(0, hello.size() / 2));
+  }  // half a hello, then gone
+  RawClient stalled(s.port(1));
+  stalled.send(hello.substr(0, hello.size() / 2));  // half a hello, then silence
+  EXPECT_EQ(stalled.readUntilClosed(), "");
+  EXPECT_EQ(s.metric("connections.closed.tls_handshake_timeout"), 1);
+  EXPECT_TRUE(waitFor([&] { return s.metric("connections.closed.peer_closed") >= 1; }));
+  EXPECT_EQ(s.metric("tls.handshakes"), 0);
+  EXPECT_TRUE(others.waitForCalls(20));
+  EXPECT_TRUE(s.onlyBystandersLeft());
+}
+
+// Lowers this process's descriptor limit and takes every descriptor below
+// it but one; gives them back when destroyed.
+class DescriptorsExhausted {
+ public:
+  DescriptorsExhausted() {
+    getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit low = saved_;
+    low.rlim_cur = std::min<rlim_t>(saved_.rlim_max, 1024);
+    setrlimit(RLIMIT_NOFILE, &low);
+    for (int fd; (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) taken_.push_back(fd);
+    if (!taken_.empty()) {
+      close(taken_.back());
+      taken_.pop_back();
+    }
+  }
+  ~DescriptorsExhausted() {
+    for (int fd : taken_) close(fd);
+    setrlimit(RLIMIT_NOFILE, &saved_);
+  }
+  bool ok() const { return !taken_.empty(); }
+
+ private:
+  rlimit saved_{};
+  std::vector<int> taken_;
+};
+
+TEST(FaultMatrix, EmfileDuringAccept) {
+  FaultServer s;
+  Bystanders others(s.port(), kBystanders);
+  ASSERT_TRUE(others.waitForCalls(5));
+  int newcomer = -1;
+  {
+    DescriptorsExhausted exhausted;
+    ASSERT_TRUE(exhausted.ok());
+    // The newcomer's socket takes the last descriptor; the server's accept
+    // finds none. Plain socket calls: an asio client would want three more.
+    newcomer = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(newcomer, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(s.port());
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(newcomer, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+    EXPECT_TRUE(waitFor([&] { return s.metric("accept.paused") >= 2; }))
+        << "accepting pauses and tries again";
+    EXPECT_TRUE(others.waitForCalls(50)) << "established connections are served meanwhile";
+    EXPECT_EQ(s.metric("connections.accepted"), int64_t(kBystanders));
+  }
+  // Descriptors are back: the waiting connection is accepted and served.
+  std::string ping = framedPing();
+  ASSERT_EQ(write(newcomer, ping.data(), ping.size()), ssize_t(ping.size()));
+  char header[4];
+  EXPECT_EQ(read(newcomer, header, sizeof(header)), 4);
+  close(newcomer);
+  EXPECT_EQ(s.metric("connections.accepted"), int64_t(kBystanders) + 1);
+}
+
+TEST(FaultMatrix, SigtermUnderLoad) {
+  holdShutdownSignals();  // before any thread of this test exists
+  FaultServer s({.workers = 4});
+  // 100 clients, each with 4 calls of 10 ms pipelined: far more than the
+  // workers finish before the signal.
+  std::string four = testing::encodeWith(kFramed, [](auto& c) {
+    for (int i = 0; i < 4; ++i) c.send_echo("sleep:10:x");
+  });
+  auto crowd = std::async(std::launch::async,
+                          [&] { return testing::sendFromMany(s.port(), 100, four, 60s); });
+  ASSERT_TRUE(waitFor([&] { return s.metric("calls.run") >= 40; }));
+  ASSERT_EQ(kill(getpid(), SIGTERM), 0);
+  EXPECT_EQ(runUntilSignal(*s.server), SIGTERM);
+  // Every call the server took was answered before it stopped.
+  size_t replies = 0;
+  for (const auto& got : crowd.get()) {
+    size_t at = 0;
+    while (at + 4 <= got.size()) {
+      uint32_t n = (uint32_t(uint8_t(got[at])) << 24) | (uint32_t(uint8_t(got[at + 1])) << 16) |
+                   (uint32_t(uint8_t(got[at + 2])) << 8) | uint32_t(uint8_t(got[at + 3]));
+      at += 4 + n;
+      ++replies;
+    }
+    EXPECT_EQ(at, got.size()) << "no reply cut short";
+  }
+  int64_t received = s.metric("calls.received");
+  EXPECT_GT(received, 40);
+  EXPECT_EQ(int64_t(replies), received);
+  EXPECT_EQ(s.metric("replies.written"), received);
+  EXPECT_EQ(s.metric("replies.dropped"), 0);
+  EXPECT_EQ(s.metric("calls.abandoned"), 0);
+  EXPECT_EQ(s.server->openConnections(), 0u);
+}
+
+TEST(FaultMatrix, AClientThatNeverReads) {
+  ServerOptions o;
+  o.write_timeout = 300ms;
+  FaultServer s(o);
+  {
+    Bystanders others(s.port(), kBystanders);
+    std::string wire = testing::encodeWith(kFramed, [](auto& c) {
+      for (int i = 0; i < 32; ++i) c.send_echo(std::string(1 << 20, 'r'));
+    });
+    RawClient deaf(s.port());
+    std::thread sender([&] {
+      try {
+        deaf.send(wire);
+      } catch (const std::exception&) {
+        // the server closed first: expected
+      }
+    });
+    EXPECT_TRUE(waitFor([&] { return s.metric("connections.closed.write_timeout") == 1; }));
+    EXPECT_TRUE(others.waitForCalls(20));
+    deaf.close();
+    sender.join();
+    EXPECT_TRUE(s.onlyBystandersLeft());
+  }
+  // Every call it got in is accounted for: written to the socket, or dropped.
+  EXPECT_TRUE(allAccountedFor(s));
+  EXPECT_GT(s.metric("replies.dropped"), 0);
+}
+
+}  // namespace
+}  // namespace thrum
