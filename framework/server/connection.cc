@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <span>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -662,7 +663,8 @@ void Connection::doWrite() {
   for (const auto& r : writing_) write_buffers_.push_back(asio::buffer(r));
   writing_now_ = true;
   write_began_ms_ = Sweeper::nowMs();
-  asio::async_write(socket_, write_buffers_,
+  // A span, so the operation does not copy the vector.
+  asio::async_write(socket_, std::span<const asio::const_buffer>(write_buffers_),
                     [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                       self->onWrite(ec);
                     });
@@ -681,6 +683,12 @@ void Connection::onWrite(const boost::system::error_code& ec) {
   reply_bytes_ -= writing_bytes_;
   writing_bytes_ = 0;
   writing_.clear();
+  if (slots_.empty() && wire_out_.empty() && in_flight_ == 0) {
+    // Idle again: an idle connection keeps no per-call storage.
+    std::vector<std::string>().swap(writing_);
+    std::vector<asio::const_buffer>().swap(write_buffers_);
+    std::vector<Slot>().swap(slots_);
+  }
   doWrite();
   if (!reading_ && wantRead()) doWaitReadable();
   maybeClose();
