@@ -8,7 +8,8 @@
 // Modes:
 //   idle   opens --connections connections (at most --parallel connecting at
 //          once), each completing TLS and SASL when asked and one ping, then
-//          holds them open until --seconds after the last one is up.
+//          holds them open until --seconds after the last one is up; then
+//          every one of them calls again, all at once.
 //   churn  --connections loops, each: connect, TLS and SASL handshakes when
 //          asked, one ping, close; again until --seconds pass. Measures
 //          handshakes per second.
@@ -249,12 +250,31 @@ int main(int argc, char** argv) {
       std::fflush(stderr);
       poll.expires_after(
           std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)));
-      poll.async_wait([&](auto) { io.stop(); });
+      // Then every connection calls again, all at once.
+      poll.async_wait([&](auto) {
+        for (auto& c : held) {
+          asio::co_spawn(
+              io,
+              [&, c]() -> awaitable<void> {
+                try {
+                  co_await c->write(o.request);
+                  if (co_await c->readReply() == 2) ++st.ok;
+                } catch (const std::exception&) {
+                  ++st.errors;
+                }
+                c->close();
+              },
+              asio::detached);
+        }
+      });
     };
     wait_up();
     io.run();
-    std::printf("{\"connected\": %zu, \"failed\": %zu, \"setup_s\": %.3f}\n", st.connected,
-                st.failed, std::chrono::duration<double>(st.last_up - start).count());
+    std::printf(
+        "{\"connected\": %zu, \"failed\": %zu, \"setup_s\": %.3f, \"called_again\": %zu, "
+        "\"again_errors\": %zu}\n",
+        st.connected, st.failed, std::chrono::duration<double>(st.last_up - start).count(), st.ok,
+        st.errors);
     return 0;
   }
 

@@ -160,6 +160,7 @@ def conngen_idle_row(conngen, cmd, count, flags, hold=3):
     if not up.startswith("up "):
         sys.exit(f"thrum-conngen: {up}")
     return {"connected": result["connected"], "setup_s": result["setup_s"],
+            "called_again": result["called_again"],
             "bytes_per_conn": (during - before) * 1024 / count}
 
 
@@ -194,8 +195,9 @@ def tls_sasl_sections(opts, b, servers, sections):
             print("Server RSS per idle TLS 1.3 + SASL PLAIN connection (one ping each, then "
                   f"held open; median of {opts.repeat} runs; thrum only):")
             print()
-            print("| idle connections | thrum bytes/conn | set-up time (s) |")
-            print("|---:|---:|---:|")
+            print("| idle connections | thrum bytes/conn | set-up time (s) "
+                  "| then all called again: answered |")
+            print("|---:|---:|---:|---:|")
             for count in counts:
                 runs = [conngen_idle_row(conngen, thrum_on("tls+sasl"), count,
                                          conngen_flags("tls+sasl")) for _ in range(opts.repeat)]
@@ -205,7 +207,8 @@ def tls_sasl_sections(opts, b, servers, sections):
                     print(f"# not every connection came up: {[r['connected'] for r in runs]}",
                           file=sys.stderr)
                 print(f"| {count:,} | {statistics.median(r['bytes_per_conn'] for r in runs):,.0f} "
-                      f"| {statistics.median(r['setup_s'] for r in runs):.2f} |")
+                      f"| {statistics.median(r['setup_s'] for r in runs):.2f} "
+                      f"| {min(r['called_again'] for r in runs):,} of {count:,} |")
 
         if "churn" in sections:
             rows = [("plain", servers["nonblocking"], "TNonblocking")]
