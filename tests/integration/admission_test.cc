@@ -84,7 +84,7 @@ TEST(Admission, TheHandlerSeesItsDeadlineAndRoutesSetItPerMethod) {
   std::string out;
   client.bench->echo(out, "remaining");
   int64_t left = std::stoll(out);
-  EXPECT_GT(left, 4000);
+  EXPECT_GT(left, 1000) << "the route's 5 s, not the server's 1 s";
   EXPECT_LE(left, 5000);
 
   TestServer unlimited;
