@@ -156,6 +156,11 @@ std::string Connection::refusal() const {
       core_.options.retry_after);
 }
 
+void Connection::saslRefuse() {
+  std::string text = refusal();
+  saslFail(transport::sasl::Status::kError, text, ConnectionLimits::name(refused_), text);
+}
+
 void Connection::refuse(std::string_view log) {
   spdlog::debug("connection {} from {}: refused: {}", id(), info_->peer, log);
   lingerClose(ConnectionLimits::name(refused_));
@@ -381,9 +386,7 @@ void Connection::saslNegotiate() {
     case ReadResult::kMessage:
       break;
   }
-  if (refused_ != ConnectionLimits::Refusal::kNone) {
-    return saslFail(Status::kError, refusal(), ConnectionLimits::name(refused_), refusal());
-  }
+  if (refused_ != ConnectionLimits::Refusal::kNone) return saslRefuse();
   sasl_->stepping = true;  // reading waits for the outcome
   if (!sasl_->negotiation) {
     sasl_->negotiation =
@@ -451,10 +454,7 @@ void Connection::onSaslStep(transport::sasl::ServerNegotiation::Step step) {
   info->sasl_qop = std::string(transport::sasl::toString(negotiation.qop()));
   info_ = std::move(info);
   refused_ = core_.limits.admitPrincipal(info_->principal);
-  if (refused_ != ConnectionLimits::Refusal::kNone) {
-    return saslFail(transport::sasl::Status::kError, refusal(), ConnectionLimits::name(refused_),
-                    refusal());
-  }
+  if (refused_ != ConnectionLimits::Refusal::kNone) return saslRefuse();
   core_.sasl_authenticated.inc();
   core_.auth_failures.succeeded(peerAddress(info_->peer));
   core_.failing_addresses.set(static_cast<int64_t>(core_.auth_failures.size()));

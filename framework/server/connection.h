@@ -143,6 +143,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // and giving back what admission took (once).
   std::string refusal() const;
   void refuse(std::string_view log);
+  void saslRefuse();  // the same, answered in the SASL negotiation
   void leaveLimits();
 
   endpoint::StreamSocket socket_;

@@ -75,8 +75,8 @@ class ServerCore {
   Counter& tls_handshakes;  // completed, resumed or not
   Counter& tls_resumed;     // of those, resumed from a session cache or ticket
   Counter& sasl_authenticated;
-  Counter& sasl_steps;      // negotiation steps handed to the auth pool
-  Counter& sasl_throttled;  // negotiations delayed because their address kept failing
+  Counter& sasl_steps;       // negotiation steps handed to the auth pool
+  Counter& sasl_throttled;   // negotiations delayed because their address kept failing
   Gauge& failing_addresses;  // addresses AuthFailures remembers
 
   // Blocking SASL steps run here, never on an I/O thread.

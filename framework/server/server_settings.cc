@@ -8,18 +8,15 @@
 namespace thrum {
 namespace {
 
-std::optional<std::string> laneProblem(const std::string& text) {
-  dispatch::LaneOptions lane;
-  std::string why;
-  if (dispatch::parseLane(text, lane, why)) return std::nullopt;
-  return why;
-}
-
-std::optional<std::string> routeProblem(const std::string& text) {
-  dispatch::MethodRoute route;
-  std::string why;
-  if (dispatch::parseRoute(text, route, why)) return std::nullopt;
-  return why;
+// A config::Check from one of the dispatch/lanes.h parsers.
+template <typename T>
+config::Check problemOf(bool (*parse)(std::string_view, T&, std::string&)) {
+  return [parse](const std::string& text) -> std::optional<std::string> {
+    T parsed;
+    std::string why;
+    if (parse(text, parsed, why)) return std::nullopt;
+    return why;
+  };
 }
 
 }  // namespace
@@ -54,11 +51,11 @@ void addServiceSettings(config::Schema& schema, ServiceSettings& settings) {
       .milliseconds("retry-after-ms", &o.retry_after, kDay,
                     "the retry hint sent with overload answers")
       .list("lane", &settings.lanes, "another worker pool: 'NAME workers=N queue=N' (see --route)",
-            laneProblem)
+            problemOf(&dispatch::parseLane))
       .list("route", &settings.routes,
             "which lane and queue timeout methods get: 'PATTERN lane=NAME queue-timeout-ms=N', "
             "PATTERN being method, Service:method, Service:* or *; the first match decides",
-            routeProblem)
+            problemOf(&dispatch::parseRoute))
       .milliseconds("drain-timeout-ms", &o.drain_timeout, kDay,
                     "how long a stop waits for in-flight calls")
       .milliseconds("handshake-timeout-ms", &o.handshake_timeout, kDay,

@@ -79,6 +79,15 @@ def run_row(loadgen, address, pid, args, seconds, threads):
     return result
 
 
+def stop_server(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -101,8 +110,7 @@ def idle_row(loadgen, cmd, count, hold):
         during = rss_kib(proc.pid)
         result = json.loads(gen.communicate()[0])
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        stop_server(proc)
     return {"connected": result["calls"], "bytes_per_conn": (during - before) * 1024 / count}
 
 
@@ -131,15 +139,6 @@ def conngen_flags(kind):
     if "sasl" in kind:
         flags += ["--sasl-user", "alice", "--sasl-password", "secret"]
     return flags
-
-
-def stop_server(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def conngen_idle_row(conngen, cmd, count, flags, hold=3):
@@ -310,12 +309,7 @@ def main():
                 try:
                     r = run_row(loadgen, address, proc.pid, args, opts.seconds, opts.threads)
                 finally:
-                    proc.terminate()
-                    try:
-                        proc.wait(timeout=15)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+                    stop_server(proc)
                 results[(name, server)].append(r)
                 print(f"# run {rep + 1}/{opts.repeat} {name:24} {server:12} "
                       f"{r['calls_per_s']:9.0f}/s p50 {r['p50_us']}us p99 {r['p99_us']}us "

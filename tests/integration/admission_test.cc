@@ -190,9 +190,7 @@ TEST(Admission, AClientThatDoesNotReadStopsBeingReadAndLosesNothing) {
   // Reading now gets every reply, in order.
   for (int i = 0; i < kCalls; ++i) {
     std::string header = slow.readExactly(4);
-    uint32_t len = (uint32_t(uint8_t(header[0])) << 24) | (uint32_t(uint8_t(header[1])) << 16) |
-                   (uint32_t(uint8_t(header[2])) << 8) | uint32_t(uint8_t(header[3]));
-    std::string reply = slow.readExactly(len);
+    std::string reply = slow.readExactly(testing::frameLength(header.data()));
     ASSERT_NE(reply.find("#" + std::to_string(i) + "#"), std::string::npos) << "reply " << i;
   }
   sender.join();

@@ -415,9 +415,7 @@ TEST(FaultMatrix, SigtermUnderLoad) {
   for (const auto& got : crowd.get()) {
     size_t at = 0;
     while (at + 4 <= got.size()) {
-      uint32_t n = (uint32_t(uint8_t(got[at])) << 24) | (uint32_t(uint8_t(got[at + 1])) << 16) |
-                   (uint32_t(uint8_t(got[at + 2])) << 8) | uint32_t(uint8_t(got[at + 3]));
-      at += 4 + n;
+      at += 4 + testing::frameLength(got.data() + at);
       ++replies;
     }
     EXPECT_EQ(at, got.size()) << "no reply cut short";

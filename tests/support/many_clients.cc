@@ -47,9 +47,7 @@ struct Member : std::enable_shared_from_this<Member> {
     }
     asio::async_read(socket, asio::buffer(header), [self = shared_from_this()](auto ec, size_t) {
       if (ec) return self->fail();
-      uint32_t n = (uint32_t(self->header[0]) << 24) | (uint32_t(self->header[1]) << 16) |
-                   (uint32_t(self->header[2]) << 8) | uint32_t(self->header[3]);
-      self->body.resize(n);
+      self->body.resize(frameLength(self->header));
       asio::async_read(self->socket, asio::buffer(self->body), [self](auto ec2, size_t) {
         if (ec2) return self->fail();
         --self->left;
