@@ -18,10 +18,8 @@
 
 namespace thrum {
 
-// Facts fixed for a connection's whole life, shared by all its calls.
-struct ConnectionInfo {
-  uint64_t id = 0;          // unique within the process, never reused
-  std::string peer;         // "ADDR:PORT" of the client as the server saw it
+// What TLS and SASL established about a connection.
+struct ConnectionSecurity {
   std::string tls_version;  // "TLSv1.3" on a TLS endpoint, else ""
   // The client certificate, when it sent one: its subject in RFC 2253 form
   // ("CN=billing,O=Example") and its subject alternative names
@@ -33,6 +31,21 @@ struct ConnectionInfo {
   std::string principal;
   std::string sasl_mechanism;
   std::string sasl_qop;
+};
+
+// Facts fixed for a connection's whole life, shared by all its calls.
+struct ConnectionInfo {
+  uint64_t id = 0;   // unique within the process, never reused
+  std::string peer;  // "ADDR:PORT" of the client as the server saw it
+
+  // What TLS and SASL established; every field empty on a plain connection.
+  const ConnectionSecurity& security() const { return layers ? *layers : kPlain; }
+
+  // Allocated only for a connection with TLS or SASL, so an idle plain one
+  // stays small; set before its first call and fixed from then on.
+  std::unique_ptr<ConnectionSecurity> layers;
+
+  inline static const ConnectionSecurity kPlain{};
 };
 
 class CallContext {
@@ -53,7 +66,7 @@ class CallContext {
 
   const std::string& peer() const { return connection_->peer; }
   // The SASL principal, or "" on an endpoint without SASL.
-  const std::string& principal() const { return connection_->principal; }
+  const std::string& principal() const { return connection_->security().principal; }
   const ConnectionInfo& connection() const { return *connection_; }
   uint64_t connectionId() const { return connection_->id; }
   // The method as the client named it ("Service:method" when multiplexed).

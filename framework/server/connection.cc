@@ -124,10 +124,8 @@ Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLi
       core_(core),
       link_(link),
       reader_(core.options.max_message_bytes) {
-  auto info = std::make_shared<ConnectionInfo>();
-  info->id = core_.next_connection_id.fetch_add(1, std::memory_order_relaxed);
-  info->peer = peerOf(socket_);
-  info_ = std::move(info);
+  info_.id = core_.next_connection_id.fetch_add(1, std::memory_order_relaxed);
+  info_.peer = peerOf(socket_);
   if (tls) tls_ = std::make_unique<transport::TlsSession>(tls.get());
   if (sasl) sasl_ = std::make_unique<Sasl>(std::move(sasl));
 }
@@ -139,17 +137,22 @@ Connection::~Connection() {
 }
 
 void Connection::leaveLimits() {
-  if (admitted_) core_.limits.leave(peerAddress(info_->peer));
-  if (admitted_ && sasl_ && sasl_->done) core_.limits.leavePrincipal(info_->principal);
+  if (admitted_) core_.limits.leave(peerAddress(info_.peer));
+  if (admitted_ && sasl_ && sasl_->done) core_.limits.leavePrincipal(info_.security().principal);
   admitted_ = false;
+}
+
+ConnectionSecurity& Connection::securityFacts() {
+  if (!info_.layers) info_.layers = std::make_unique<ConnectionSecurity>();
+  return *info_.layers;
 }
 
 std::string Connection::refusal() const {
   size_t limit = core_.limits.limitOf(refused_);
   std::string holder = refused_ == ConnectionLimits::Refusal::kTotal ? "the server"
                        : refused_ == ConnectionLimits::Refusal::kPerAddress
-                           ? "address " + peerAddress(info_->peer)
-                           : "principal " + info_->principal;
+                           ? "address " + peerAddress(info_.peer)
+                           : "principal " + info_.security().principal;
   return transport::overloadMessage(
       ConnectionLimits::name(refused_),
       holder + " has " + std::to_string(limit) + " connections open, the most allowed",
@@ -162,7 +165,7 @@ void Connection::saslRefuse() {
 }
 
 void Connection::refuse(std::string_view log) {
-  spdlog::debug("connection {} from {}: refused: {}", id(), info_->peer, log);
+  spdlog::debug("connection {} from {}: refused: {}", id(), info_.peer, log);
   lingerClose(ConnectionLimits::name(refused_));
 }
 
@@ -176,10 +179,10 @@ void Connection::start() {
     close("shutdown");
     return;
   }
-  spdlog::debug("connection {} from {} open", id(), info_->peer);
+  spdlog::debug("connection {} from {} open", id(), info_.peer);
   born_ms_ = last_active_ms_ = Sweeper::nowMs();
   core_.sweeperFor(socket_.get_executor()).add(this);
-  refused_ = core_.limits.admit(peerAddress(info_->peer));
+  refused_ = core_.limits.admit(peerAddress(info_.peer));
   admitted_ = refused_ == ConnectionLimits::Refusal::kNone;
   // TLS and SASL run under one deadline; a peer that stalls or trickles
   // costs only its own connection. A refused connection gets as long to
@@ -208,7 +211,7 @@ void Connection::sweep(int64_t now) {
   };
   if (writing_now_ && past(write_began_ms_, o.write_timeout)) {
     spdlog::info("connection {} from {}: the peer took no reply bytes for {} ms; closing", id(),
-                 info_->peer, o.write_timeout.count());
+                 info_.peer, o.write_timeout.count());
     return close("write_timeout");
   }
   if (handshaking()) return;  // under the handshake deadline
@@ -223,7 +226,7 @@ void Connection::sweep(int64_t now) {
   bool quiet = past(last_active_ms_, partialRequest() ? o.request_timeout : o.idle_timeout);
   if (!quiet) return;
   if (partialRequest()) {
-    spdlog::info("connection {} from {}: a request stalled for {} ms; closing", id(), info_->peer,
+    spdlog::info("connection {} from {}: a request stalled for {} ms; closing", id(), info_.peer,
                  o.request_timeout.count());
     return close("request_timeout");
   }
@@ -241,7 +244,7 @@ void Connection::armTimer(std::chrono::milliseconds after, std::string_view reas
       if (!self->handshaking()) return;
       bool in_tls = self->tls_ && !self->tls_->established();
       spdlog::info("connection {} from {}: {} not done in {} ms; closing", self->id(),
-                   self->info_->peer, in_tls ? "TLS handshake" : "SASL negotiation", after.count());
+                   self->info_.peer, in_tls ? "TLS handshake" : "SASL negotiation", after.count());
       return self->close(in_tls ? "tls_handshake_timeout" : "sasl_timeout");
     }
     self->close(reason);  // the linger time is up
@@ -255,7 +258,7 @@ bool Connection::tlsReceive(std::span<const uint8_t> ciphertext, std::string& pl
     Result r = tls_->handshake();
     flushTls();  // handshake messages, or the alert that explains a failure
     if (r == Result::kError) {
-      spdlog::info("connection {} from {}: TLS handshake failed: {}", id(), info_->peer,
+      spdlog::info("connection {} from {}: TLS handshake failed: {}", id(), info_.peer,
                    tls_->error());
       closeWhenDone("tls_handshake_failed");
       return false;
@@ -264,11 +267,10 @@ bool Connection::tlsReceive(std::span<const uint8_t> ciphertext, std::string& pl
     if (!handshaking() && admitted_) timer_.reset();  // a refused one keeps its deadline
     core_.tls_handshakes.inc();
     if (tls_->resumed()) core_.tls_resumed.inc();
-    auto info = std::make_shared<ConnectionInfo>(*info_);
-    info->tls_version = tls_->version();
-    info->tls_peer_subject = tls_->peerSubject();
-    info->tls_peer_alt_names = tls_->peerAltNames();
-    info_ = std::move(info);
+    ConnectionSecurity& facts = securityFacts();
+    facts.tls_version = tls_->version();
+    facts.tls_peer_subject = tls_->peerSubject();
+    facts.tls_peer_alt_names = tls_->peerAltNames();
   }
   Result r = tls_->read(plain);
   flushTls();
@@ -277,7 +279,7 @@ bool Connection::tlsReceive(std::span<const uint8_t> ciphertext, std::string& pl
     return false;
   }
   if (r == Result::kError) {
-    spdlog::info("connection {} from {}: TLS error: {}", id(), info_->peer, tls_->error());
+    spdlog::info("connection {} from {}: TLS error: {}", id(), info_.peer, tls_->error());
     closeWhenDone("tls_error");
     return false;
   }
@@ -323,7 +325,7 @@ void Connection::onReadable(const boost::system::error_code& wait_ec) {
     if (ec == asio::error::eof) {
       transport::WireErrc err = reader_.finish();
       if (err == transport::WireErrc::kOk) return close("peer_closed");
-      spdlog::info("connection {} from {}: {}", id(), info_->peer, make_error_code(err).message());
+      spdlog::info("connection {} from {}: {}", id(), info_.peer, make_error_code(err).message());
       return close(shortName(err));
     }
     if (ec) return close("io_error");
@@ -348,7 +350,7 @@ bool Connection::feedRequests(std::span<const uint8_t> bytes) {
   for (auto& m : messages) submit(std::move(m));
   if (err == transport::WireErrc::kOk) return true;
   // Requests before the bad bytes were well-formed: answer them, then close.
-  spdlog::info("connection {} from {}: {}; closing", id(), info_->peer,
+  spdlog::info("connection {} from {}: {}; closing", id(), info_.peer,
                make_error_code(err).message());
   closeWhenDone(shortName(err));
   return false;
@@ -395,7 +397,7 @@ void Connection::saslNegotiate() {
   // A peer address that keeps failing waits before its next attempt runs.
   auto delay =
       message.status == Status::kStart
-          ? core_.auth_failures.delayFor(peerAddress(info_->peer), AuthFailures::Clock::now())
+          ? core_.auth_failures.delayFor(peerAddress(info_.peer), AuthFailures::Clock::now())
           : std::chrono::milliseconds(0);
   if (delay.count() == 0) return saslStep(std::move(message));
   core_.sasl_throttled.inc();
@@ -448,18 +450,17 @@ void Connection::onSaslStep(transport::sasl::ServerNegotiation::Step step) {
   // Authenticated: the principal joins the connection's facts, and is
   // counted, before the peer can see the COMPLETE.
   auto& negotiation = *sasl_->negotiation;
-  auto info = std::make_shared<ConnectionInfo>(*info_);
-  info->principal = negotiation.principal();
-  info->sasl_mechanism = negotiation.mechanism();
-  info->sasl_qop = std::string(transport::sasl::toString(negotiation.qop()));
-  info_ = std::move(info);
-  refused_ = core_.limits.admitPrincipal(info_->principal);
+  ConnectionSecurity& facts = securityFacts();
+  facts.principal = negotiation.principal();
+  facts.sasl_mechanism = negotiation.mechanism();
+  facts.sasl_qop = std::string(transport::sasl::toString(negotiation.qop()));
+  refused_ = core_.limits.admitPrincipal(facts.principal);
   if (refused_ != ConnectionLimits::Refusal::kNone) return saslRefuse();
   core_.sasl_authenticated.inc();
-  core_.auth_failures.succeeded(peerAddress(info_->peer));
+  core_.auth_failures.succeeded(peerAddress(info_.peer));
   core_.failing_addresses.set(static_cast<int64_t>(core_.auth_failures.size()));
-  spdlog::debug("connection {} from {}: authenticated as {} ({}, {})", id(), info_->peer,
-                info_->principal, info_->sasl_mechanism, info_->sasl_qop);
+  spdlog::debug("connection {} from {}: authenticated as {} ({}, {})", id(), info_.peer,
+                facts.principal, facts.sasl_mechanism, facts.sasl_qop);
   sasl_->layer = negotiation.takeSecurityLayer();
   sasl_->negotiation.reset();
   sasl_->done = true;
@@ -477,11 +478,11 @@ void Connection::onSaslStep(transport::sasl::ServerNegotiation::Step step) {
 void Connection::saslFail(transport::sasl::Status status, const std::string& payload,
                           std::string_view close_reason, const std::string& log) {
   if (status == transport::sasl::Status::kBad) {
-    core_.auth_failures.failed(peerAddress(info_->peer), AuthFailures::Clock::now());
+    core_.auth_failures.failed(peerAddress(info_.peer), AuthFailures::Clock::now());
     core_.failing_addresses.set(static_cast<int64_t>(core_.auth_failures.size()));
   }
   std::string mech = sasl_->negotiation ? sasl_->negotiation->mechanism() : "";
-  spdlog::info("connection {} from {}: SASL{}{} failed: {}", id(), info_->peer,
+  spdlog::info("connection {} from {}: SASL{}{} failed: {}", id(), info_.peer,
                mech.empty() ? "" : " ", mech, log);
   std::string out;
   transport::sasl::appendMessage(status, payload, out);
@@ -493,7 +494,7 @@ bool Connection::saslData(std::span<const uint8_t> bytes) {
   using transport::sasl::ReadResult;
   auto tooLarge = [&] {
     spdlog::info("connection {} from {}: SASL frame of {} bytes over the limit; closing", id(),
-                 info_->peer, sasl_->frames->lastLength());
+                 info_.peer, sasl_->frames->lastLength());
     closeWhenDone("too_large");
     return false;
   };
@@ -514,7 +515,7 @@ bool Connection::saslData(std::span<const uint8_t> bytes) {
     if (r == ReadResult::kNeedMore) break;
     std::string error;
     if (!sasl_->layer->decode(packet, plain, error)) {
-      spdlog::info("connection {} from {}: {}; closing", id(), info_->peer, error);
+      spdlog::info("connection {} from {}: {}; closing", id(), info_.peer, error);
       closeWhenDone("sasl_decode_failed");
       return false;
     }
@@ -529,7 +530,7 @@ bool Connection::saslWrap(std::vector<std::string>& batch) {
     for (const auto& r : batch) plain += r;
     std::string packets, error;
     if (!sasl_->layer->encode(plain, packets, error)) {
-      spdlog::info("connection {} from {}: {}; closing", id(), info_->peer, error);
+      spdlog::info("connection {} from {}: {}; closing", id(), info_.peer, error);
       return false;
     }
     batch.assign(1, std::move(packets));
@@ -590,8 +591,9 @@ void Connection::submit(transport::InboundMessage message) {
   dispatch::Lanes::Route route = core_.lanes.route(message.header.name);
   dispatch::WorkerPool& pool = core_.lanes.pool(route.lane);
   std::unique_ptr<dispatch::Call> call = std::make_unique<ConnectionCall>(
-      protocol, std::move(message), info_, headroom(), route.queue_timeout, shared_from_this(),
-      link_, slot, core_.options.retry_after);
+      protocol, std::move(message),
+      std::shared_ptr<const ConnectionInfo>(shared_from_this(), &info_), headroom(),
+      route.queue_timeout, shared_from_this(), link_, slot, core_.options.retry_after);
   if (pool.trySubmit(call, /*wake=*/false)) {
     ++in_flight_;
     link_.submitted(route.lane);
@@ -768,7 +770,7 @@ void Connection::close(std::string_view reason) {
   socket_.shutdown(endpoint::StreamSocket::shutdown_both, ignored);
   socket_.close(ignored);
   core_.registry.remove(id());
-  spdlog::debug("connection {} from {} closed: {}", id(), info_->peer, reason);
+  spdlog::debug("connection {} from {} closed: {}", id(), info_.peer, reason);
 }
 
 }  // namespace thrum::server

@@ -74,7 +74,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection& operator=(const Connection&) = delete;
 
   boost::asio::any_io_executor executor() { return socket_.get_executor(); }
-  uint64_t id() const { return info_->id; }
+  uint64_t id() const { return info_.id; }
 
   void start();
   // Stop reading requests; close once every call in flight is answered.
@@ -145,11 +145,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void refuse(std::string_view log);
   void saslRefuse();  // the same, answered in the SASL negotiation
   void leaveLimits();
+  // TLS and SASL record what they established here, before the first call.
+  ConnectionSecurity& securityFacts();
 
   endpoint::StreamSocket socket_;
   ServerCore& core_;
   WorkerLink& link_;
-  std::shared_ptr<const ConnectionInfo> info_;
+  // Shared with its calls by aliasing this connection's ownership (a call
+  // holds the connection anyway), so it costs no allocation of its own.
+  ConnectionInfo info_;
   transport::MessageReader reader_;
 
   std::vector<Slot> slots_;  // two-way calls not yet written, in request order

@@ -20,7 +20,7 @@ namespace {
 class InteropHandler : public thrum::interop::InteropIf {
  public:
   void whoami(std::string& out) override {
-    const thrum::ConnectionInfo& c = thrum::CallContext::current()->connection();
+    const thrum::ConnectionSecurity& c = thrum::CallContext::current()->connection().security();
     out = c.principal + " " + c.sasl_mechanism + " " + c.sasl_qop;
   }
   void echo(std::string& out, const std::string& payload) override { out = payload; }

@@ -42,18 +42,19 @@ class TestHandler : public bench::BenchIf {
   void ping() override {
     const CallContext* call = CallContext::current();
     if (call == nullptr) throw std::logic_error("no CallContext in handler");
+    const ConnectionSecurity& security = call->connection().security();
     std::lock_guard lock(mu_);
     seen_ = SeenContext{call->peer(),
                         call->connectionId(),
                         std::string(call->method()),
                         call->seqid(),
                         call->arrived(),
-                        call->connection().tls_version,
-                        call->connection().tls_peer_subject,
-                        call->connection().tls_peer_alt_names,
-                        call->connection().principal,
-                        call->connection().sasl_mechanism,
-                        call->connection().sasl_qop};
+                        security.tls_version,
+                        security.tls_peer_subject,
+                        security.tls_peer_alt_names,
+                        security.principal,
+                        security.sasl_mechanism,
+                        security.sasl_qop};
   }
 
   void echo(std::string& out, const std::string& payload) override {
