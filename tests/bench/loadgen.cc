@@ -125,7 +125,10 @@ class LoadConnection : public std::enable_shared_from_this<LoadConnection> {
         ++stats_.errors;
       }
     }
-    if (shared_.idle) return;  // stays open, idle, until the context stops
+    // Stays open and idle until the context stops, waiting on the socket:
+    // that wait is what owns this connection, and it notices (and counts)
+    // a server that closes it before the time is up.
+    if (shared_.idle) return doRead();
     doCall();
   }
   void fail() {
