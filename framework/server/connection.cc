@@ -175,7 +175,7 @@ void Connection::start() {
   boost::system::error_code ec;
   if (isInet(socket_)) socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
-  if (!core_.registry.add(id(), weak_from_this())) {
+  if (!core_.registry.add()) {
     close("shutdown");
     return;
   }
@@ -769,7 +769,7 @@ void Connection::close(std::string_view reason) {
   leaveLimits();
   socket_.shutdown(endpoint::StreamSocket::shutdown_both, ignored);
   socket_.close(ignored);
-  core_.registry.remove(id());
+  core_.registry.remove();
   spdlog::debug("connection {} from {} closed: {}", id(), info_.peer, reason);
 }
 

@@ -146,15 +146,12 @@ void Server::stop() {
   // 1. No new connections.
   for (auto& listener : listeners_) listener->close();
   // 2. Drain: each connection answers what it has in flight, then closes.
-  core_->registry.drainAll([](const std::shared_ptr<server::Connection>& c) {
-    asio::post(c->executor(), [c] { c->drain(); });
-  });
+  core_->registry.startDraining();
+  core_->forEachConnection([](server::Connection& c) { c.drain(); });
   if (!core_->registry.waitEmpty(options_.drain_timeout)) {
     spdlog::warn("drain: {} connections still busy after {} ms; closing them",
                  core_->registry.size(), options_.drain_timeout.count());
-    core_->registry.forEach([](const std::shared_ptr<server::Connection>& c) {
-      asio::post(c->executor(), [c] { c->close("drain_timeout"); });
-    });
+    core_->forEachConnection([](server::Connection& c) { c.close("drain_timeout"); });
     core_->registry.waitEmpty(std::chrono::seconds(5));
   }
   // 3. Workers and the auth pool: abandon the queues, let running calls

@@ -3,50 +3,26 @@
 #include <algorithm>
 #include <string>
 
+#include <boost/asio/post.hpp>
+
 namespace thrum::server {
 
-bool ConnectionRegistry::add(uint64_t id, std::weak_ptr<Connection> connection) {
+bool ConnectionRegistry::add() {
+  open_.fetch_add(1);
+  return !draining_.load();
+}
+
+void ConnectionRegistry::remove() {
+  if (open_.fetch_sub(1) != 1) return;
+  // Under the waiters' mutex, so one between its check and its wait
+  // cannot miss this.
   std::lock_guard lock(mu_);
-  if (draining_) return false;
-  open_.emplace(id, std::move(connection));
-  return true;
-}
-
-void ConnectionRegistry::remove(uint64_t id) {
-  std::lock_guard lock(mu_);
-  open_.erase(id);
-  if (open_.empty()) empty_.notify_all();
-}
-
-void ConnectionRegistry::drainAll(
-    const std::function<void(const std::shared_ptr<Connection>&)>& fn) {
-  {
-    std::lock_guard lock(mu_);
-    draining_ = true;
-  }
-  forEach(fn);
-}
-
-void ConnectionRegistry::forEach(
-    const std::function<void(const std::shared_ptr<Connection>&)>& fn) {
-  std::vector<std::shared_ptr<Connection>> live;
-  {
-    std::lock_guard lock(mu_);
-    for (auto& [id, weak] : open_) {
-      if (auto c = weak.lock()) live.push_back(std::move(c));
-    }
-  }
-  for (auto& c : live) fn(c);  // outside the lock: fn posts to other threads
+  empty_.notify_all();
 }
 
 bool ConnectionRegistry::waitEmpty(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  return empty_.wait_for(lock, timeout, [this] { return open_.empty(); });
-}
-
-size_t ConnectionRegistry::size() const {
-  std::lock_guard lock(mu_);
-  return open_.size();
+  return empty_.wait_for(lock, timeout, [this] { return open_.load() == 0; });
 }
 
 ServerCore::ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor,
@@ -108,6 +84,12 @@ Sweeper& ServerCore::sweeperFor(const boost::asio::any_io_executor& executor) {
 
 WorkerLink& ServerCore::workerLinkFor(const boost::asio::any_io_executor& executor) {
   return *worker_links[indexOf(io, executor)];
+}
+
+void ServerCore::forEachConnection(std::function<void(Connection&)> fn) {
+  for (size_t i = 0; i < io.size(); ++i) {
+    boost::asio::post(io.context(i), [sweeper = sweepers[i].get(), fn] { sweeper->forEach(fn); });
+  }
 }
 
 Counter& ServerCore::closedCounter(std::string_view reason) {

@@ -2,6 +2,7 @@
 // I/O threads and the registry of open connections. Internal to server/.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -9,7 +10,6 @@
 #include <memory>
 #include <mutex>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "framework/admin/metrics.h"
@@ -27,26 +27,26 @@ namespace thrum::server {
 
 class Connection;
 
-// The open connections of a server, so stop() can reach each of them.
-// Thread-safe; holds weak references (a connection is owned by its own
-// pending operations).
+// How many connections a server has open, so stop() can wait until none
+// is. The connections themselves are listed by their I/O thread's Sweeper
+// (ServerCore::forEachConnection), so this costs a connection nothing.
+// Thread-safe.
 class ConnectionRegistry {
  public:
-  // Returns false when the server is draining: the caller closes at once.
-  bool add(uint64_t id, std::weak_ptr<Connection> connection);
-  void remove(uint64_t id);
-  // Marks the registry draining and calls `fn` on every open connection.
-  void drainAll(const std::function<void(const std::shared_ptr<Connection>&)>& fn);
-  void forEach(const std::function<void(const std::shared_ptr<Connection>&)>& fn);
+  // Counts a connection in (close() counts it out whatever this returns);
+  // false once the server is draining: the caller closes at once.
+  bool add();
+  void remove();
+  void startDraining() { draining_ = true; }
   // Waits until no connection is open; false on timeout.
   bool waitEmpty(std::chrono::milliseconds timeout);
-  size_t size() const;
+  size_t size() const { return open_.load(); }
 
  private:
-  mutable std::mutex mu_;
+  std::atomic<size_t> open_{0};
+  std::atomic<bool> draining_{false};
+  std::mutex mu_;  // only for waitEmpty's condition
   std::condition_variable empty_;
-  bool draining_ = false;
-  std::unordered_map<uint64_t, std::weak_ptr<Connection>> open_;
 };
 
 class ServerCore {
@@ -84,6 +84,10 @@ class ServerCore {
   AuthFailures auth_failures;
 
   std::atomic<uint64_t> next_connection_id{1};
+
+  // Runs `fn` on every open connection, each on its own I/O thread (posted
+  // there; returns before they have run).
+  void forEachConnection(std::function<void(Connection&)> fn);
 
   // The reply queue and the sweeper of the I/O thread that runs `executor`.
   WorkerLink& workerLinkFor(const boost::asio::any_io_executor& executor);

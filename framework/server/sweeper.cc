@@ -16,12 +16,11 @@ int64_t Sweeper::nowMs() {
 }
 
 void Sweeper::add(Connection* c) {
-  if (tick_.count() == 0) return;
   c->sweep_prev_ = nullptr;
   c->sweep_next_ = head_;
   if (head_) head_->sweep_prev_ = c;
   head_ = c;
-  if (!armed_) arm();
+  if (!armed_ && tick_.count() > 0) arm();
 }
 
 void Sweeper::remove(Connection* c) {
@@ -45,14 +44,18 @@ void Sweeper::arm() {
   });
 }
 
-void Sweeper::onTick() {
-  int64_t now = nowMs();
+void Sweeper::forEach(const std::function<void(Connection&)>& fn) {
   for (Connection* c = head_; c != nullptr; c = next_) {
     next_ = c->sweep_next_;  // c may remove itself, or others
     auto keep = c->shared_from_this();
-    c->sweep(now);
+    fn(*c);
   }
   next_ = nullptr;
+}
+
+void Sweeper::onTick() {
+  int64_t now = nowMs();
+  forEach([now](Connection& c) { c.sweep(now); });
   if (head_) arm();
 }
 

@@ -1,11 +1,15 @@
-// Sweeper: one I/O thread's clock for its connections' timeouts (idle,
-// stalled request, stalled write, maximum age). One timer per I/O thread
-// instead of one per connection: every `tick` it asks each connection on
-// the thread to check its own times, so an idle connection holds three
-// timestamps and two list links, not a timer. Fires up to one tick late.
+// Sweeper: one I/O thread's list of its open connections, and the clock
+// for their timeouts (idle, stalled request, stalled write, maximum age).
+// The list is intrusive (two links in each Connection), so it is what
+// stop() walks to reach every connection without a table beside it. One
+// timer per I/O thread instead of one per connection: every `tick` it asks
+// each connection on the thread to check its own times, so an idle
+// connection holds three timestamps and two list links, not a timer.
+// Fires up to one tick late.
 //
 // Everything runs on the I/O thread: connections add and remove
-// themselves there, and the timer's handler runs there. A Sweeper outlives
+// themselves there, forEach() is called there, and the timer's handler
+// runs there. A Sweeper outlives
 // its io_context (connections destroyed with the context's handlers still
 // remove themselves); its timer does not: stop() it once the I/O threads
 // have stopped.
@@ -13,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include <boost/asio/io_context.hpp>
@@ -24,7 +29,7 @@ class Connection;
 
 class Sweeper {
  public:
-  // Does nothing while `tick` is zero (no timeout is configured).
+  // Never ticks while `tick` is zero (no timeout is configured).
   Sweeper(boost::asio::io_context& ctx, std::chrono::milliseconds tick);
   ~Sweeper();
   Sweeper(const Sweeper&) = delete;
@@ -32,6 +37,8 @@ class Sweeper {
 
   void add(Connection* c);
   void remove(Connection* c);
+  // Calls `fn` on every connection in the list; `fn` may close connections.
+  void forEach(const std::function<void(Connection&)>& fn);
   // Drops the timer; the I/O thread must be stopped.
   void stop() { timer_.reset(); }
 
