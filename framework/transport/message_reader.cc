@@ -275,7 +275,7 @@ Scan MessageReader::scanOne(std::span<const uint8_t> bytes, size_t& size, size_t
     }
     return Scan::kComplete;
   }
-  if (!scanner_) scanner_.emplace(format_->protocol, max_);
+  if (!scanner_) scanner_ = std::make_unique<UnframedScanner>(format_->protocol, max_);
   Scan s = scanner_->scan(bytes, err);
   if (s == Scan::kComplete) {
     prefix = 0;

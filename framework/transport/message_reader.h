@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -95,8 +96,8 @@ class MessageReader {
 
   uint32_t max_;
   std::optional<WireFormat> format_;
-  std::optional<UnframedScanner> scanner_;
-  std::string buffer_;  // the partial message, from its first byte
+  std::unique_ptr<UnframedScanner> scanner_;  // unframed only: framed connections stay small
+  std::string buffer_;                        // the partial message, from its first byte
   WireErrc error_ = WireErrc::kOk;
 };
 
