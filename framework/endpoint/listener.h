@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include <boost/asio/basic_socket_acceptor.hpp>
+#include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -31,7 +32,11 @@
 
 namespace thrum::endpoint {
 
-using StreamSocket = boost::asio::generic::stream_protocol::socket;
+// Bound to an io_context's own executor rather than any_io_executor: every
+// pending operation carries a copy of it, and an idle connection has one
+// pending, so this keeps about 80 bytes off each.
+using StreamSocket = boost::asio::basic_stream_socket<boost::asio::generic::stream_protocol,
+                                                      boost::asio::io_context::executor_type>;
 using StreamAcceptor = boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol>;
 
 // "HOST:PORT", "[V6ADDR]:PORT" or ":PORT" as a TCP listen endpoint; the
