@@ -271,6 +271,34 @@ TEST(Server, StopDrainsInFlightCallsBeforeClosing) {
   EXPECT_THROW(connectStock(server.port(), stack), TTransportException);
 }
 
+// With no timeout set no sweep ever runs, but stop() still reaches every
+// connection on every I/O thread through their lists.
+TEST(Server, StopReachesEveryConnectionWithEveryTimeoutOff) {
+  TestServer server({.io_threads = 2,
+                     .workers = 2,
+                     .request_timeout = std::chrono::milliseconds(0),
+                     .write_timeout = std::chrono::milliseconds(0)});
+  const Stack stack{Framing::kFramed, Protocol::kBinary};
+  std::vector<testing::StockClient> idle;
+  for (int i = 0; i < 6; ++i) {
+    idle.push_back(connectStock(server.port(), stack));
+    idle.back().bench->ping();
+  }
+  RawClient busy(server.port());
+  busy.send(testing::encodeWith(stack, [](auto& c) { c.send_echo("block"); }));
+  ASSERT_TRUE(server.handler->gate.waitForWaiting(1));
+  EXPECT_EQ(server.server->openConnections(), 7u);
+
+  auto stopped = std::async(std::launch::async, [&] { server.server->stop(); });
+  ASSERT_TRUE(waitFor([&] { return server.metric("connections.closed.shutdown") == 6; }));
+  EXPECT_EQ(stopped.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  server.handler->gate.release();
+  stopped.get();
+  EXPECT_EQ(server.metric("connections.closed.shutdown"), 7);
+  EXPECT_EQ(server.metric("replies.written"), 7);
+  EXPECT_EQ(server.server->openConnections(), 0u);
+}
+
 TEST(Server, DrainTimeoutClosesWhatIsStillBusyAndStopStillFinishes) {
   TestServer server({.workers = 1, .drain_timeout = std::chrono::milliseconds(50)});
   const Stack stack{Framing::kFramed, Protocol::kBinary};
