@@ -96,6 +96,17 @@ def rss_kib(pid):
     return 0
 
 
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def check_held(held, count):
+    """RSS per idle connection means nothing unless they were all still open."""
+    if held < count:
+        sys.exit(f"only {held} descriptors open in the server while {count} connections "
+                 "should have been held")
+
+
 def idle_row(loadgen, cmd, count, hold):
     """Server RSS per idle connection: N connections, one ping each, then idle."""
     proc, address = start(cmd)
@@ -108,9 +119,11 @@ def idle_row(loadgen, cmd, count, hold):
             stdout=subprocess.PIPE, text=True)
         time.sleep(hold * 0.7)  # all connected and answered by now; still held open
         during = rss_kib(proc.pid)
+        held = open_fds(proc.pid)
         result = json.loads(gen.communicate()[0])
     finally:
         stop_server(proc)
+    check_held(held, count)
     return {"connected": result["calls"], "bytes_per_conn": (during - before) * 1024 / count}
 
 
@@ -153,11 +166,13 @@ def conngen_idle_row(conngen, cmd, count, flags, hold=3):
         up = gen.stderr.readline()  # "up N connections in S s": all set up, now idle
         time.sleep(hold / 2)
         during = rss_kib(proc.pid)
+        held = open_fds(proc.pid)
         result = json.loads(gen.communicate()[0])
     finally:
         stop_server(proc)
     if not up.startswith("up "):
         sys.exit(f"thrum-conngen: {up}")
+    check_held(held, count)
     return {"connected": result["connected"], "setup_s": result["setup_s"],
             "called_again": result["called_again"],
             "bytes_per_conn": (during - before) * 1024 / count}
