@@ -48,6 +48,13 @@ class Call {
   // The call will never run (the pool stopped before it was dequeued).
   virtual void abandon() = 0;
 
+ protected:
+  // For complete() and abandon(): the call's reference to its connection's
+  // facts, taken so that the layer can release it where it must (the
+  // server's is also the connection's ownership, released on its I/O
+  // thread). context() is not used after.
+  std::shared_ptr<const ConnectionInfo> takeConnection() { return std::move(context_.connection_); }
+
  private:
   Call(transport::Protocol protocol, transport::MessageHeader header, std::string request,
        size_t offset, std::shared_ptr<const ConnectionInfo> connection, size_t reply_headroom,

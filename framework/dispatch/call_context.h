@@ -18,6 +18,10 @@
 
 namespace thrum {
 
+namespace dispatch {
+class Call;
+}
+
 // What TLS and SASL established about a connection.
 struct ConnectionSecurity {
   std::string tls_version;  // "TLSv1.3" on a TLS endpoint, else ""
@@ -89,6 +93,7 @@ class CallContext {
 
  private:
   friend class ScopedCallContext;
+  friend class dispatch::Call;  // hands connection_ on when the call ends
   std::shared_ptr<const ConnectionInfo> connection_;
   std::string_view method_;  // points into the Call's header
   int32_t seqid_;

@@ -58,16 +58,18 @@ std::string peerOf(const endpoint::StreamSocket& socket) {
 }
 
 // The call as the worker pool sees it; completing it posts the reply back to
-// the connection's I/O thread.
+// the connection's I/O thread. It holds its connection through `info`,
+// which shares the connection's ownership, and hands that back with the
+// reply, so a connection is never released (or destroyed) on a worker.
 class ConnectionCall final : public dispatch::Call {
  public:
   ConnectionCall(transport::Protocol protocol, transport::InboundMessage message,
                  std::shared_ptr<const ConnectionInfo> info, size_t headroom,
-                 std::chrono::milliseconds queue_timeout, std::shared_ptr<Connection> connection,
-                 WorkerLink& link, uint64_t slot, std::chrono::milliseconds retry_after)
+                 std::chrono::milliseconds queue_timeout, Connection& connection, WorkerLink& link,
+                 uint64_t slot, std::chrono::milliseconds retry_after)
       : Call(protocol, std::move(message.header), std::move(message.storage), message.offset,
              std::move(info), headroom, queue_timeout),
-        connection_(std::move(connection)),
+        connection_(connection),
         link_(link),
         slot_(slot),
         retry_after_(retry_after) {}
@@ -90,10 +92,11 @@ class ConnectionCall final : public dispatch::Call {
 
  private:
   void post(std::string reply, bool abandoned) {
-    link_.push(std::move(connection_), slot_, std::move(reply), abandoned);
+    link_.push(std::shared_ptr<Connection>(takeConnection(), &connection_), slot_, std::move(reply),
+               abandoned);
   }
 
-  std::shared_ptr<Connection> connection_;
+  Connection& connection_;
   WorkerLink& link_;
   uint64_t slot_;
   std::chrono::milliseconds retry_after_;
@@ -593,7 +596,7 @@ void Connection::submit(transport::InboundMessage message) {
   std::unique_ptr<dispatch::Call> call = std::make_unique<ConnectionCall>(
       protocol, std::move(message),
       std::shared_ptr<const ConnectionInfo>(shared_from_this(), &info_), headroom(),
-      route.queue_timeout, shared_from_this(), link_, slot, core_.options.retry_after);
+      route.queue_timeout, *this, link_, slot, core_.options.retry_after);
   if (pool.trySubmit(call, /*wake=*/false)) {
     ++in_flight_;
     link_.submitted(route.lane);

@@ -151,8 +151,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   endpoint::StreamSocket socket_;
   ServerCore& core_;
   WorkerLink& link_;
-  // Shared with its calls by aliasing this connection's ownership (a call
-  // holds the connection anyway), so it costs no allocation of its own.
+  // Shared with its calls by aliasing this connection's ownership, so it
+  // costs no allocation of its own: a call holds its connection through it
+  // and hands it back to the I/O thread with the reply (ConnectionCall).
   ConnectionInfo info_;
   transport::MessageReader reader_;
 
