@@ -8,6 +8,7 @@
 
 #include "framework/transport/sasl_layer.h"
 #include "framework/transport/sasl_wire.h"
+#include "framework/transport/wire.h"
 
 #include <sasl/sasl.h>
 
@@ -33,12 +34,6 @@ int password(sasl_conn_t* /*conn*/, void* context, int /*id*/, sasl_secret_t** s
 
 [[noreturn]] void fail(const std::string& what) {
   throw TTransportException(TTransportException::NOT_OPEN, "SASL: " + what);
-}
-
-void appendBe32(uint32_t v, std::string& out) {
-  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-               static_cast<char>(v)};
-  out.append(b, 4);
 }
 
 }  // namespace
@@ -79,8 +74,7 @@ void SaslClientTransport::sendMessage(uint8_t status, const char* data, unsigned
 uint8_t SaslClientTransport::receiveMessage(std::string& payload) {
   uint8_t header[5];
   inner_->readAll(header, sizeof(header));
-  uint32_t len = (uint32_t{header[1]} << 24) | (uint32_t{header[2]} << 16) |
-                 (uint32_t{header[3]} << 8) | header[4];
+  uint32_t len = transport::loadBe32(header + 1);
   if (header[0] < 1 || header[0] > 5) fail("server sent status " + std::to_string(header[0]));
   if (len > (1u << 20)) fail("server sent a " + std::to_string(len) + "-byte negotiation message");
   payload.assign(len, '\0');
@@ -171,14 +165,13 @@ void SaslClientTransport::negotiate() {
 void SaslClientTransport::readFrame() {
   uint8_t header[4];
   inner_->readAll(header, sizeof(header));
-  uint32_t len = (uint32_t{header[0]} << 24) | (uint32_t{header[1]} << 16) |
-                 (uint32_t{header[2]} << 8) | header[3];
+  uint32_t len = transport::loadBe32(header);
   if (len > sasl::kMaxFrameBytes + 1024) {
     throw TTransportException(TTransportException::CORRUPTED_DATA,
                               "SASL frame of " + std::to_string(len) + " bytes");
   }
   std::string frame;
-  if (layer_) appendBe32(len, frame);
+  if (layer_) transport::appendBe32(len, frame);
   size_t at = frame.size();
   frame.resize(at + len);
   if (len > 0) inner_->readAll(reinterpret_cast<uint8_t*>(frame.data() + at), len);

@@ -51,9 +51,8 @@ std::string Dispatcher::expire(const Call& call) {
   if (call.oneway()) return {};
   auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(CallContext::Clock::now() -
                                                                       call.context().arrived());
-  return transport::encodeApplicationException(
-      call.protocol(), call.header().name, call.header().seqid,
-      TApplicationException::INTERNAL_ERROR,
+  return transport::encodeOverload(
+      call.protocol(), call.header(),
       transport::overloadMessage("queue_timeout",
                                  "waited " + std::to_string(waited.count()) +
                                      " ms for a worker, past the queue timeout of " +

@@ -1,6 +1,7 @@
 #include "framework/endpoint/listener.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -136,6 +137,17 @@ std::optional<int> systemdFd(const SystemdListen& sd, std::string& error) {
 }
 
 }  // namespace
+
+size_t raiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return static_cast<size_t>(limit.rlim_cur);
+}
 
 std::optional<TcpAddress> parseHostPort(std::string_view text, std::string& error) {
   std::string_view host, port;

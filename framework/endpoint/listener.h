@@ -39,6 +39,11 @@ using StreamSocket = boost::asio::basic_stream_socket<boost::asio::generic::stre
                                                       boost::asio::io_context::executor_type>;
 using StreamAcceptor = boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol>;
 
+// Raises this process's soft limit on open descriptors to its hard limit (a
+// server holds one per connection, a load generator one per client) and
+// returns the limit now in force.
+size_t raiseOpenFileLimit();
+
 // "HOST:PORT", "[V6ADDR]:PORT" or ":PORT" as a TCP listen endpoint; the
 // bench server's --listen accepts this besides endpoint strings.
 struct TcpAddress {

@@ -14,7 +14,6 @@
 #include "framework/server/server_core.h"
 #include "framework/server/sweeper.h"
 #include "framework/server/worker_link.h"
-#include "framework/transport/application_error.h"
 #include "framework/transport/overload.h"
 #include "framework/transport/sasl_wire.h"
 
@@ -80,9 +79,8 @@ class ConnectionCall final : public dispatch::Call {
     // the client is owed an answer rather than silence.
     std::string reply;
     if (!oneway()) {
-      reply = transport::encodeApplicationException(
-          protocol(), header().name, header().seqid,
-          apache::thrift::TApplicationException::INTERNAL_ERROR,
+      reply = transport::encodeOverload(
+          protocol(), header(),
           transport::overloadMessage("shutting_down", "the server stopped before the call ran",
                                      retry_after_),
           replyHeadroom());
@@ -543,11 +541,8 @@ bool Connection::saslWrap(std::vector<std::string>& batch) {
   for (const auto& r : batch) total += r.size();
   if (total <= transport::sasl::kMaxFrameBytes) {
     // One frame around the whole batch: its header is one more buffer.
-    std::string header(4, '\0');
-    header[0] = static_cast<char>(total >> 24);
-    header[1] = static_cast<char>(total >> 16);
-    header[2] = static_cast<char>(total >> 8);
-    header[3] = static_cast<char>(total);
+    std::string header;
+    transport::appendBe32(static_cast<uint32_t>(total), header);
     batch.insert(batch.begin(), std::move(header));
     return true;
   }
@@ -583,9 +578,7 @@ void Connection::submit(transport::InboundMessage message) {
       core_.oneway_dropped.inc();  // a oneway call has no way to hear "no"
       return;
     }
-    fillSlot(slot, transport::encodeApplicationException(
-                       protocol, header.name, header.seqid,
-                       apache::thrift::TApplicationException::INTERNAL_ERROR, text, headroom()));
+    fillSlot(slot, transport::encodeOverload(protocol, header, text, headroom()));
   };
   if (refused_ != ConnectionLimits::Refusal::kNone) {
     answer(message.header, refusal());
@@ -627,11 +620,7 @@ void Connection::fillSlot(uint64_t slot, std::string reply) {
   s.reply = std::move(reply);
   reply_bytes_ += s.reply.size();
   if (reader_.format()->framing == Framing::kFramed) {
-    uint32_t len = static_cast<uint32_t>(s.reply.size() - 4);
-    s.reply[0] = static_cast<char>(len >> 24);
-    s.reply[1] = static_cast<char>(len >> 16);
-    s.reply[2] = static_cast<char>(len >> 8);
-    s.reply[3] = static_cast<char>(len);
+    transport::storeBe32(static_cast<uint32_t>(s.reply.size() - 4), s.reply.data());
   }
   doWrite();
 }

@@ -160,10 +160,6 @@ class Server {
   std::string keytab_;  // the one KRB5_KTNAME this process set
 };
 
-// Raises this process's soft limit on open descriptors to its hard limit (a
-// server holds one per connection) and returns the limit now in force.
-size_t raiseOpenFileLimit();
-
 // Tunes glibc's allocator for a server whose requests and replies are
 // allocated on one thread and freed on another. By default glibc hands the
 // top of a heap back to the kernel once 128 KiB of it is free, so every large

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "framework/transport/application_error.h"
+
 namespace thrum::transport {
 namespace {
 constexpr std::string_view kPrefix = "thrum overloaded: ";
@@ -15,6 +17,13 @@ std::string overloadMessage(std::string_view reason, std::string_view detail,
   out.append(reason).append(": ").append(detail).append(kRetry);
   out.append(std::to_string(retry_after.count())).append(kUnit);
   return out;
+}
+
+std::string encodeOverload(Protocol protocol, const MessageHeader& header, std::string_view message,
+                           size_t headroom) {
+  return encodeApplicationException(protocol, header.name, header.seqid,
+                                    apache::thrift::TApplicationException::INTERNAL_ERROR, message,
+                                    headroom);
 }
 
 std::optional<Overload> parseOverload(std::string_view message) {

@@ -30,10 +30,18 @@
 #include <string>
 #include <string_view>
 
+#include "framework/transport/wire.h"
+
 namespace thrum::transport {
 
 std::string overloadMessage(std::string_view reason, std::string_view detail,
                             std::chrono::milliseconds retry_after);
+
+// The answer to the call `header`: the T_EXCEPTION reply described above
+// carrying `message` (an overloadMessage()), after `headroom` bytes left
+// free for the transport's own header.
+std::string encodeOverload(Protocol protocol, const MessageHeader& header, std::string_view message,
+                           size_t headroom);
 
 struct Overload {
   std::string reason;

@@ -2,22 +2,9 @@
 
 #include <algorithm>
 
+#include "framework/transport/wire.h"
+
 namespace thrum::transport::sasl {
-namespace {
-
-void appendBe32(uint32_t v, std::string& out) {
-  out.push_back(static_cast<char>(v >> 24));
-  out.push_back(static_cast<char>(v >> 16));
-  out.push_back(static_cast<char>(v >> 8));
-  out.push_back(static_cast<char>(v));
-}
-
-uint32_t be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
-}
-
-}  // namespace
-
 std::string_view toString(Status status) {
   switch (status) {
     case Status::kStart:
@@ -41,7 +28,7 @@ void appendMessage(Status status, std::string_view payload, std::string& out) {
 }
 
 uint32_t NegotiationReader::lastLength() const {
-  return be32(header_ + 1);
+  return loadBe32(header_ + 1);
 }
 
 ReadResult NegotiationReader::next(std::span<const uint8_t>& in, Message& out) {
@@ -69,7 +56,7 @@ ReadResult NegotiationReader::next(std::span<const uint8_t>& in, Message& out) {
 }
 
 uint32_t FrameReader::length() const {
-  return be32(header_);
+  return loadBe32(header_);
 }
 
 bool FrameReader::header(std::span<const uint8_t>& in) {

@@ -80,6 +80,25 @@ const boost::system::error_category& wireCategory();
 std::string_view shortName(WireErrc e);
 boost::system::error_code make_error_code(WireErrc e);
 
+// Big-endian 32-bit integers: the length before a framed message, a SASL
+// frame or a SASL negotiation payload.
+inline uint32_t loadBe32(const void* bytes) {
+  const auto* b = static_cast<const uint8_t*>(bytes);
+  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | uint32_t{b[3]};
+}
+inline void storeBe32(uint32_t v, void* bytes) {
+  auto* b = static_cast<uint8_t*>(bytes);
+  b[0] = static_cast<uint8_t>(v >> 24);
+  b[1] = static_cast<uint8_t>(v >> 16);
+  b[2] = static_cast<uint8_t>(v >> 8);
+  b[3] = static_cast<uint8_t>(v);
+}
+inline void appendBe32(uint32_t v, std::string& out) {
+  char b[4];
+  storeBe32(v, b);
+  out.append(b, 4);
+}
+
 // Structs, lists, sets and maps nested deeper than this are refused
 // (Thrift's own default recursion limit).
 inline constexpr size_t kMaxDepth = 64;

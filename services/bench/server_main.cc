@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   thrum::config::Schema schema("thrum-bench-server", "THRUM_");
   thrum::addServiceSettings(schema, settings);
   if (auto code = thrum::loadServiceSettings(schema, argc, argv, settings, "thrum")) return *code;
-  spdlog::info("open file limit {}", thrum::raiseOpenFileLimit());
+  spdlog::info("open file limit {}", thrum::endpoint::raiseOpenFileLimit());
 
   auto handler = std::make_shared<thrum::bench::BenchHandler>();
   thrum::Server server(std::make_shared<thrum::bench::BenchProcessor>(handler), settings.server);

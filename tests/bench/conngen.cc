@@ -21,7 +21,6 @@
 // SASL is PLAIN, on the Thrift SASL wire; the data phase frames are the
 // framed transport's, so the calls are the same bytes either way.
 // Prints one JSON object.
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -47,6 +46,8 @@
 
 #include "Bench.h"
 #include "framework/endpoint/listener.h"
+#include "framework/transport/sasl_wire.h"
+#include "framework/transport/wire.h"
 
 namespace asio = boost::asio;
 namespace ssl = asio::ssl;
@@ -95,8 +96,7 @@ class Conn {
   awaitable<int> readReply() {
     uint8_t header[4];
     co_await read(header, 4);
-    size_t n = (size_t{header[0]} << 24) | (size_t{header[1]} << 16) | (size_t{header[2]} << 8) |
-               size_t{header[3]};
+    size_t n = thrum::transport::loadBe32(header);
     body_.resize(n);
     co_await read(body_.data(), n);
     co_return n >= 4 ? body_[3] : -1;  // strict binary: byte 3 is the type
@@ -108,23 +108,20 @@ class Conn {
 
  private:
   awaitable<void> sasl(const Options& o) {
+    using thrum::transport::sasl::appendMessage;
+    using thrum::transport::sasl::Status;
     std::string out;
-    auto message = [&out](uint8_t status, const std::string& payload) {
-      uint32_t n = static_cast<uint32_t>(payload.size());
-      out += static_cast<char>(status);
-      for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>(n >> shift);
-      out += payload;
-    };
-    message(1, "PLAIN");                                            // START
-    message(2, std::string(1, '\0') + o.user + '\0' + o.password);  // OK
+    appendMessage(Status::kStart, "PLAIN", out);
+    appendMessage(Status::kOk, std::string(1, '\0') + o.user + '\0' + o.password, out);
     co_await write(out);
     uint8_t head[5];
     co_await read(head, 5);
-    size_t n = (size_t{head[1]} << 24) | (size_t{head[2]} << 16) | (size_t{head[3]} << 8) |
-               size_t{head[4]};
+    size_t n = thrum::transport::loadBe32(head + 1);
     body_.resize(n);
     co_await read(body_.data(), n);
-    if (head[0] != 5) throw std::runtime_error("SASL not COMPLETE");
+    if (head[0] != static_cast<uint8_t>(Status::kComplete)) {
+      throw std::runtime_error("SASL not COMPLETE");
+    }
   }
 
   tcp::socket socket_;
@@ -186,11 +183,7 @@ int main(int argc, char** argv) {
   app.add_option("--sasl-password", o.password);
   CLI11_PARSE(app, argc, argv);
 
-  rlimit nofile{};
-  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
-    nofile.rlim_cur = nofile.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &nofile);
-  }
+  thrum::endpoint::raiseOpenFileLimit();
   std::string error;
   auto address = thrum::endpoint::parseHostPort(connect, error);
   if (!address) {

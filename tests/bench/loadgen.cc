@@ -10,7 +10,6 @@
 // Prints one JSON object: calls, seconds, calls_per_s, p50_us, p99_us,
 // p999_us, errors, connect_errors, and histogram_us: the count of calls
 // whose latency is at most each power of two of microseconds.
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
@@ -34,6 +33,7 @@
 
 #include "Bench.h"
 #include "framework/endpoint/listener.h"
+#include "framework/transport/wire.h"
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
@@ -101,8 +101,7 @@ class LoadConnection : public std::enable_shared_from_this<LoadConnection> {
     if (ec) return fail();
     have_ += n;
     if (have_ >= 4) {
-      size_t frame = 4 + ((size_t{in_[0]} << 24) | (size_t{in_[1]} << 16) | (size_t{in_[2]} << 8) |
-                          size_t{in_[3]});
+      size_t frame = 4 + size_t{thrum::transport::loadBe32(in_.data())};
       if (frame > in_.size()) in_.resize(frame);
       if (have_ >= frame) {
         type_ = in_[4 + 3];
@@ -189,11 +188,7 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup, "unmeasured time first")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  rlimit nofile{};
-  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
-    nofile.rlim_cur = nofile.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &nofile);
-  }
+  thrum::endpoint::raiseOpenFileLimit();
   std::string error;
   auto address = thrum::endpoint::parseHostPort(connect, error);
   if (!address) {

@@ -190,7 +190,7 @@ TEST(Admission, AClientThatDoesNotReadStopsBeingReadAndLosesNothing) {
   // Reading now gets every reply, in order.
   for (int i = 0; i < kCalls; ++i) {
     std::string header = slow.readExactly(4);
-    std::string reply = slow.readExactly(testing::frameLength(header.data()));
+    std::string reply = slow.readExactly(transport::loadBe32(header.data()));
     ASSERT_NE(reply.find("#" + std::to_string(i) + "#"), std::string::npos) << "reply " << i;
   }
   sender.join();

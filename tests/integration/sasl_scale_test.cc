@@ -87,7 +87,7 @@ class Peer {
 };
 
 TEST(SaslScale, TwoThousandAuthenticatedConnectionsCallWhileNegotiationsBlock) {
-  raiseOpenFileLimit();
+  endpoint::raiseOpenFileLimit();
   std::string dir = std::filesystem::temp_directory_path() / "thrum-saslauthd-XXXXXX";
   ASSERT_NE(mkdtemp(dir.data()), nullptr);
   {

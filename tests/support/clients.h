@@ -53,12 +53,6 @@ StockClient connectStock(uint16_t port, const Stack& stack, const std::string& s
 // socket: the exact request bytes on the wire, framing included.
 std::string encodeWith(const Stack& stack, const std::function<void(bench::BenchClient&)>& calls);
 
-// The length in a frame header: four bytes, big-endian.
-inline uint32_t frameLength(const void* header) {
-  const auto* b = static_cast<const uint8_t*>(header);
-  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | uint32_t{b[3]};
-}
-
 // A blocking loopback socket for raw bytes.
 class RawClient {
  public:

@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include "framework/transport/wire.h"
 #include "tests/support/wait.h"
 
 namespace thrum::testing {
@@ -47,7 +48,7 @@ struct Member : std::enable_shared_from_this<Member> {
     }
     asio::async_read(socket, asio::buffer(header), [self = shared_from_this()](auto ec, size_t) {
       if (ec) return self->fail();
-      self->body.resize(frameLength(self->header));
+      self->body.resize(transport::loadBe32(self->header));
       asio::async_read(self->socket, asio::buffer(self->body), [self](auto ec2, size_t) {
         if (ec2) return self->fail();
         --self->left;
