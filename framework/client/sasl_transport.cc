@@ -7,6 +7,7 @@
 #include <thrift/transport/TTransportException.h>
 
 #include "framework/transport/sasl_layer.h"
+#include "framework/transport/sasl_session.h"
 #include "framework/transport/sasl_wire.h"
 #include "framework/transport/wire.h"
 
@@ -19,19 +20,6 @@ namespace sasl = transport::sasl;
 
 namespace {
 
-// Both name callbacks answer the user: who authenticates and who acts.
-int userName(void* context, int /*id*/, const char** result, unsigned* len) {
-  const auto* user = static_cast<const std::string*>(context);
-  *result = user->c_str();
-  if (len != nullptr) *len = static_cast<unsigned>(user->size());
-  return SASL_OK;
-}
-
-int password(sasl_conn_t* /*conn*/, void* context, int /*id*/, sasl_secret_t** secret) {
-  *secret = static_cast<sasl_secret_t*>(context);
-  return SASL_OK;
-}
-
 [[noreturn]] void fail(const std::string& what) {
   throw TTransportException(TTransportException::NOT_OPEN, "SASL: " + what);
 }
@@ -42,9 +30,7 @@ SaslClientTransport::SaslClientTransport(
     std::shared_ptr<apache::thrift::transport::TTransport> inner, Options options)
     : inner_(std::move(inner)), options_(std::move(options)) {}
 
-SaslClientTransport::~SaslClientTransport() {
-  if (conn_ != nullptr) sasl_dispose(&conn_);
-}
+SaslClientTransport::~SaslClientTransport() = default;
 
 bool SaslClientTransport::isOpen() const {
   return negotiated_ && inner_->isOpen();
@@ -84,32 +70,18 @@ uint8_t SaslClientTransport::receiveMessage(std::string& payload) {
 
 void SaslClientTransport::negotiate() {
   std::string error;
-  if (!sasl::initClientLibrary(error)) fail(error);
-  // Cyrus keeps pointers to the callbacks and what they answer.
-  size_t secret_len = options_.password.size();
-  secret_.reset(new char[sizeof(sasl_secret_t) + secret_len]);
-  auto* secret = reinterpret_cast<sasl_secret_t*>(secret_.get());
-  secret->len = secret_len;
-  std::memcpy(secret->data, options_.password.data(), secret_len);
-  callbacks_ = {
-      {SASL_CB_USER, sasl::callbackProc(userName), &options_.user},
-      {SASL_CB_AUTHNAME, sasl::callbackProc(userName), &options_.user},
-      {SASL_CB_PASS, sasl::callbackProc(password), secret},
-      {SASL_CB_LIST_END, nullptr, nullptr},
-  };
-  if (options_.user.empty()) callbacks_.erase(callbacks_.begin(), callbacks_.begin() + 2);
-  int rc = sasl_client_new(options_.service.c_str(), options_.hostname.c_str(), nullptr, nullptr,
-                           callbacks_.data(), SASL_SUCCESS_DATA, &conn_);
-  if (rc != SASL_OK) fail("cannot start a client: " + sasl::describe(conn_, rc));
-
-  if (!sasl::setSecurityProperties(conn_, options_.qop, error)) fail(error);
+  session_ = sasl::Session::forClient(options_.service, options_.hostname, options_.user,
+                                      options_.password, error);
+  if (!session_) fail(error);
+  if (!session_->setSecurityProperties(options_.qop, error)) fail(error);
+  sasl_conn_t* conn = session_->get();
 
   const char* out = nullptr;
   unsigned out_len = 0;
   const char* chosen = nullptr;
-  rc = sasl_client_start(conn_, options_.mech.c_str(), nullptr, &out, &out_len, &chosen);
+  int rc = sasl_client_start(conn, options_.mech.c_str(), nullptr, &out, &out_len, &chosen);
   if (rc != SASL_OK && rc != SASL_CONTINUE) {
-    fail(options_.mech + " cannot start: " + sasl::describe(conn_, rc));
+    fail(options_.mech + " cannot start: " + session_->describe(rc));
   }
   bool client_done = rc == SASL_OK;
   sendMessage(static_cast<uint8_t>(sasl::Status::kStart), options_.mech.data(),
@@ -130,10 +102,10 @@ void SaslClientTransport::negotiate() {
     bool server_done = status == sasl::Status::kComplete;
     if (!client_done) {
       // The server's challenge, or its success data (rspauth=, v=) to check.
-      rc = sasl_client_step(conn_, payload.data(), static_cast<unsigned>(payload.size()), nullptr,
+      rc = sasl_client_step(conn, payload.data(), static_cast<unsigned>(payload.size()), nullptr,
                             &out, &out_len);
       if (rc != SASL_OK && rc != SASL_CONTINUE) {
-        fail(options_.mech + " step failed: " + sasl::describe(conn_, rc));
+        fail(options_.mech + " step failed: " + session_->describe(rc));
       }
       client_done = rc == SASL_OK;
     } else if (!server_done || !payload.empty()) {
@@ -147,18 +119,13 @@ void SaslClientTransport::negotiate() {
                 out, out_len);
   }
 
-  const void* value = nullptr;
-  unsigned ssf = 0;
-  if (sasl_getprop(conn_, SASL_SSF, &value) == SASL_OK && value != nullptr) {
-    ssf = *static_cast<const unsigned*>(value);
-  }
+  unsigned ssf = session_->ssf();
   qop_ = std::string(sasl::toString(sasl::qopOfSsf(ssf)));
   if (ssf > 0) {
-    layer_ = std::make_unique<sasl::SecurityLayer>(sasl::adoptConn(conn_));
+    layer_ = std::make_unique<sasl::SecurityLayer>(std::move(session_));
   } else {
-    sasl_dispose(&conn_);
+    session_.reset();
   }
-  conn_ = nullptr;
   negotiated_ = true;
 }
 

@@ -20,12 +20,10 @@
 
 #include <thrift/transport/TVirtualTransport.h>
 
-typedef struct sasl_conn sasl_conn_t;
-struct sasl_callback;
-
 namespace thrum::transport::sasl {
 class SecurityLayer;
-}
+class Session;
+}  // namespace thrum::transport::sasl
 
 namespace thrum::client {
 
@@ -70,9 +68,9 @@ class SaslClientTransport
 
   std::shared_ptr<apache::thrift::transport::TTransport> inner_;
   Options options_;
-  std::unique_ptr<char[]> secret_;  // the sasl_secret_t Cyrus's password callback hands out
-  std::vector<::sasl_callback> callbacks_;
-  sasl_conn_t* conn_ = nullptr;
+  // The Cyrus session while negotiating; then the security layer holds it
+  // (auth-int, auth-conf) or it is gone (auth).
+  std::unique_ptr<transport::sasl::Session> session_;
   std::unique_ptr<transport::sasl::SecurityLayer> layer_;
   bool negotiated_ = false;
   std::string qop_;

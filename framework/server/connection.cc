@@ -392,8 +392,7 @@ void Connection::saslNegotiate() {
   if (refused_ != ConnectionLimits::Refusal::kNone) return saslRefuse();
   sasl_->stepping = true;  // reading waits for the outcome
   if (!sasl_->negotiation) {
-    sasl_->negotiation =
-        std::make_unique<transport::sasl::ServerNegotiation>(sasl_->options, "", "");
+    sasl_->negotiation = std::make_unique<transport::sasl::ServerNegotiation>(sasl_->options);
   }
   // A peer address that keeps failing waits before its next attempt runs.
   auto delay =

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "framework/transport/sasl_session.h"
 #include "framework/transport/sasl_wire.h"
 
 #include <sasl/sasl.h>
@@ -68,36 +69,8 @@ std::optional<Qop> parseQop(std::string_view text) {
   return std::nullopt;
 }
 
-bool setSecurityProperties(sasl_conn_t* conn, const std::vector<std::string>& qop,
-                           std::string& error) {
-  sasl_security_properties_t props{};
-  props.min_ssf = 256;
-  for (const std::string& name : qop) {
-    std::optional<Qop> q = parseQop(name);
-    if (!q) {
-      error = "qop '" + name + "' is not auth, auth-int or auth-conf";
-      return false;
-    }
-    props.min_ssf = std::min<unsigned>(props.min_ssf, *q == Qop::kAuth      ? 0
-                                                      : *q == Qop::kAuthInt ? 1
-                                                                            : 2);
-    props.max_ssf = std::max<unsigned>(props.max_ssf, *q == Qop::kAuth      ? 0
-                                                      : *q == Qop::kAuthInt ? 1
-                                                                            : 256);
-  }
-  props.maxbufsize = 0xFFFFFF;
-  int rc = sasl_setprop(conn, SASL_SEC_PROPS, &props);
-  if (rc == SASL_OK) return true;
-  error = describe(conn, rc);
-  return false;
-}
-
 Qop qopOfSsf(unsigned ssf) {
   return ssf == 0 ? Qop::kAuth : ssf == 1 ? Qop::kAuthInt : Qop::kAuthConf;
-}
-
-ConnPtr adoptConn(sasl_conn_t* conn) {
-  return ConnPtr(conn, [](sasl_conn_t* c) { sasl_dispose(&c); });
 }
 
 bool initServerLibrary(std::string& error) {
@@ -121,30 +94,24 @@ std::vector<std::string> availableMechanisms() {
   return out;
 }
 
-std::string describe(sasl_conn_t* conn, int rc) {
-  const char* detail = conn != nullptr ? sasl_errdetail(conn) : nullptr;
-  return detail != nullptr ? detail : sasl_errstring(rc, nullptr, nullptr);
-}
-
-SecurityLayer::SecurityLayer(ConnPtr conn) : conn_(std::move(conn)) {
-  const void* value = nullptr;
-  if (sasl_getprop(conn_.get(), SASL_MAXOUTBUF, &value) == SASL_OK && value != nullptr) {
-    max_plain_ = *static_cast<const unsigned*>(value);
-  }
+SecurityLayer::SecurityLayer(std::unique_ptr<Session> session)
+    : session_(std::move(session)), max_plain_(session_->maxOutBuf()) {
   if (max_plain_ == 0) max_plain_ = 64 * 1024;
   // Peers may allow up to 16 MiB, but newer Java refuses frames over
   // kMaxFrameBytes: leave room for the packet's own overhead.
   max_plain_ = std::min<unsigned>(max_plain_, kMaxFrameBytes - 4096);
 }
 
+SecurityLayer::~SecurityLayer() = default;
+
 bool SecurityLayer::encode(std::string_view plain, std::string& out, std::string& error) {
   while (!plain.empty()) {
     size_t n = std::min<size_t>(plain.size(), max_plain_);
     const char* packet = nullptr;
     unsigned len = 0;
-    int rc = sasl_encode(conn_.get(), plain.data(), static_cast<unsigned>(n), &packet, &len);
+    int rc = sasl_encode(session_->get(), plain.data(), static_cast<unsigned>(n), &packet, &len);
     if (rc != SASL_OK) {
-      error = "sasl_encode of " + std::to_string(n) + " bytes: " + describe(conn_.get(), rc);
+      error = "sasl_encode of " + std::to_string(n) + " bytes: " + session_->describe(rc);
       return false;
     }
     out.append(packet, len);  // Cyrus's output starts with the 4-byte length
@@ -156,8 +123,8 @@ bool SecurityLayer::encode(std::string_view plain, std::string& out, std::string
 bool SecurityLayer::decode(std::string_view packet, std::string& out, std::string& error) {
   const char* plain = nullptr;
   unsigned len = 0;
-  int rc =
-      sasl_decode(conn_.get(), packet.data(), static_cast<unsigned>(packet.size()), &plain, &len);
+  int rc = sasl_decode(session_->get(), packet.data(), static_cast<unsigned>(packet.size()), &plain,
+                       &len);
   if (rc != SASL_OK) {
     // Cyrus's detail can be left over from an earlier call: say the size.
     error = "sasl_decode of a " + std::to_string(packet.size()) + "-byte packet failed (" +

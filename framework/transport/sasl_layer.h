@@ -4,6 +4,7 @@
 // on auth-int or auth-conf.
 //
 // Not thread-safe per object: a SecurityLayer belongs to one connection.
+// The Cyrus handle and what it borrows: sasl_session.h.
 #pragma once
 
 #include <memory>
@@ -13,9 +14,9 @@
 #include <string_view>
 #include <vector>
 
-typedef struct sasl_conn sasl_conn_t;
-
 namespace thrum::transport::sasl {
+
+class Session;
 
 // Quality of protection, weakest first.
 enum class Qop {
@@ -37,10 +38,6 @@ int (*callbackProc(F* f))() {
   return reinterpret_cast<int (*)()>(reinterpret_cast<void (*)()>(f));
 }
 
-// Cyrus's connection handle, disposed with the object.
-using ConnPtr = std::unique_ptr<sasl_conn_t, void (*)(sasl_conn_t*)>;
-ConnPtr adoptConn(sasl_conn_t* conn);
-
 // Sets up Cyrus SASL for servers (once per process; later calls return the
 // first outcome). Cyrus reads no configuration file: options come from each
 // connection's callbacks. False with `error` when the library cannot start.
@@ -49,21 +46,12 @@ bool initClientLibrary(std::string& error);
 // The mechanisms the installed Cyrus plugins offer ("PLAIN", "GSSAPI", ...).
 std::vector<std::string> availableMechanisms();
 
-// "SASL(-13): authentication failure: ..." for a failed call on `conn`.
-std::string describe(sasl_conn_t* conn, int rc);
-
-// Sets what a negotiation on `conn` may agree to, for both sides: the SSF
-// range of the QoP names in `qop` (auth 0, auth-int 1, auth-conf 2..256),
-// and the largest packet Cyrus accepts at 0xFFFFFF (Java wraps a whole
-// message in one packet whatever was negotiated). False with `error` naming
-// a name that is no QoP.
-bool setSecurityProperties(sasl_conn_t* conn, const std::vector<std::string>& qop,
-                           std::string& error);
-
 // The encode/decode half of a negotiated connection with a security layer.
 class SecurityLayer {
  public:
-  explicit SecurityLayer(ConnPtr conn);
+  // Takes the negotiated session, and with it what Cyrus borrows.
+  explicit SecurityLayer(std::unique_ptr<Session> session);
+  ~SecurityLayer();
 
   // Appends the packets carrying `plain` (each with its 4-byte length) to `out`.
   bool encode(std::string_view plain, std::string& out, std::string& error);
@@ -71,7 +59,7 @@ class SecurityLayer {
   bool decode(std::string_view packet, std::string& out, std::string& error);
 
  private:
-  ConnPtr conn_;
+  std::unique_ptr<Session> session_;
   unsigned max_plain_ = 0;  // SASL_MAXOUTBUF: the most one encode may take
 };
 

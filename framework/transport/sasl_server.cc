@@ -22,38 +22,6 @@ bool needsStoredSecret(const std::string& mech) {
   return mech == "DIGEST-MD5" || mech == "CRAM-MD5" || mech.rfind("SCRAM-", 0) == 0;
 }
 
-// Cyrus asks each connection for its options; the answers come from the
-// endpoint, never from a file.
-int endpointOption(void* context, const char* /*plugin*/, const char* option, const char** result,
-                   unsigned* len) {
-  const auto* o = static_cast<const endpoint::SaslServerOptions*>(context);
-  std::string_view name = option;
-  const std::string* value = nullptr;
-  static const std::string kAuxprop = "auxprop", kSasldb = "sasldb", kSaslauthd = "saslauthd";
-  if (name == "pwcheck_method") {
-    value = o->saslauthd.empty() ? &kAuxprop : &kSaslauthd;
-  } else if (name == "auxprop_plugin") {
-    value = &kSasldb;
-  } else if (name == "sasldb_path" && !o->sasldb.empty()) {
-    value = &o->sasldb;
-  } else if (name == "saslauthd_path" && !o->saslauthd.empty()) {
-    value = &o->saslauthd;
-  } else if (name == "keytab" && !o->keytab.empty()) {
-    value = &o->keytab;
-  }
-  if (value == nullptr) return SASL_FAIL;  // Cyrus's default
-  *result = value->c_str();
-  if (len != nullptr) *len = static_cast<unsigned>(value->size());
-  return SASL_OK;
-}
-
-std::string hostnameOrDefault(const std::string& hostname) {
-  if (!hostname.empty()) return hostname;
-  char buf[256] = {};
-  if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
-  return buf;
-}
-
 // Failures that mean "who you say you are did not check out": the client
 // hears only that, the log hears Cyrus's detail.
 bool isAuthenticationFailure(int rc) {
@@ -90,19 +58,15 @@ bool checkServerOptions(const endpoint::SaslServerOptions& options, std::string&
   return true;
 }
 
-ServerNegotiation::ServerNegotiation(std::shared_ptr<const endpoint::SaslServerOptions> options,
-                                     std::string local, std::string remote)
-    : options_(std::move(options)),
-      local_(std::move(local)),
-      remote_(std::move(remote)),
-      conn_(nullptr, [](sasl_conn_t*) {}) {}
+ServerNegotiation::ServerNegotiation(std::shared_ptr<const endpoint::SaslServerOptions> options)
+    : options_(std::move(options)) {}
 
 ServerNegotiation::~ServerNegotiation() = default;
 
 ServerNegotiation::Step ServerNegotiation::fail(Status status, std::string payload,
                                                 std::string reason) {
   phase_ = Phase::kFinished;
-  conn_.reset();
+  session_.reset();
   Step s;
   s.state = State::kFailed;
   s.status = status;
@@ -148,25 +112,10 @@ ServerNegotiation::Step ServerNegotiation::start(const Message& message) {
   if (std::find(mechs.begin(), mechs.end(), mechanism_) == mechs.end()) {
     return fail(Status::kBad, "Unsupported mechanism type " + mechanism_, "");
   }
-  // Cyrus keeps the pointer: the array lives as long as this object.
-  callbacks_ = std::make_unique<sasl_callback_t[]>(2);
-  callbacks_[0] = {SASL_CB_GETOPT, callbackProc(endpointOption),
-                   const_cast<endpoint::SaslServerOptions*>(options_.get())};
-  callbacks_[1] = {SASL_CB_LIST_END, nullptr, nullptr};
-  sasl_conn_t* conn = nullptr;
-  std::string host = hostnameOrDefault(options_->hostname);
-  int rc = sasl_server_new(options_->service.c_str(), host.c_str(),
-                           options_->realm.empty() ? nullptr : options_->realm.c_str(),
-                           local_.empty() ? nullptr : local_.c_str(),
-                           remote_.empty() ? nullptr : remote_.c_str(), callbacks_.get(),
-                           SASL_SUCCESS_DATA, &conn);
-  if (rc != SASL_OK) {
-    if (conn != nullptr) sasl_dispose(&conn);
-    return fail(Status::kError, "SASL server unavailable", describe(nullptr, rc));
-  }
-  conn_ = adoptConn(conn);
   std::string why;
-  if (!setSecurityProperties(conn_.get(), options_->qop, why)) {
+  session_ = Session::forServer(options_, why);
+  if (!session_) return fail(Status::kError, "SASL server unavailable", why);
+  if (!session_->setSecurityProperties(options_->qop, why)) {
     return fail(Status::kError, "SASL server unavailable", why);
   }
   phase_ = Phase::kExpectInitial;
@@ -179,8 +128,9 @@ ServerNegotiation::Step ServerNegotiation::step(const Message& message, bool fir
   // An empty initial response is "none" (NULL), or CRAM-MD5 fails.
   const char* in = message.payload.empty() && first ? nullptr : message.payload.data();
   auto in_len = static_cast<unsigned>(message.payload.size());
-  int rc = first ? sasl_server_start(conn_.get(), mechanism_.c_str(), in, in_len, &out, &out_len)
-                 : sasl_server_step(conn_.get(), message.payload.data(), in_len, &out, &out_len);
+  int rc = first
+               ? sasl_server_start(session_->get(), mechanism_.c_str(), in, in_len, &out, &out_len)
+               : sasl_server_step(session_->get(), message.payload.data(), in_len, &out, &out_len);
   phase_ = Phase::kStepping;
   if (rc == SASL_CONTINUE) {
     Step s;
@@ -190,7 +140,7 @@ ServerNegotiation::Step ServerNegotiation::step(const Message& message, bool fir
     return s;
   }
   if (rc == SASL_OK) return finish(out, out_len);
-  std::string detail = mechanism_ + ": " + describe(conn_.get(), rc);
+  std::string detail = mechanism_ + ": " + session_->describe(rc);
   if (isAuthenticationFailure(rc)) return fail(Status::kBad, "Authentication failed", detail);
   if (rc == SASL_TOOWEAK || rc == SASL_ENCRYPT) {
     return fail(Status::kBad, "Mechanism " + mechanism_ + " cannot give the required protection",
@@ -206,19 +156,13 @@ ServerNegotiation::Step ServerNegotiation::finish(const char* out, unsigned out_
   s.status = Status::kComplete;
   s.reply = true;
   s.payload.assign(out != nullptr ? out : "", out_len);
-  const void* value = nullptr;
-  if (sasl_getprop(conn_.get(), SASL_USERNAME, &value) != SASL_OK || value == nullptr) {
-    return fail(Status::kBad, "Authentication failed", "no user name after success");
-  }
-  principal_ = static_cast<const char*>(value);
+  std::optional<std::string> user = session_->userName();
+  if (!user) return fail(Status::kBad, "Authentication failed", "no user name after success");
+  principal_ = std::move(*user);
   if (principal_.find('@') == std::string::npos && !options_->realm.empty()) {
     principal_ += "@" + options_->realm;
   }
-  unsigned ssf = 0;
-  if (sasl_getprop(conn_.get(), SASL_SSF, &value) == SASL_OK && value != nullptr) {
-    ssf = *static_cast<const unsigned*>(value);
-  }
-  qop_ = qopOfSsf(ssf);
+  qop_ = qopOfSsf(session_->ssf());
   const auto& allowed = options_->qop;
   if (std::find(allowed.begin(), allowed.end(), std::string(toString(qop_))) == allowed.end()) {
     return fail(Status::kBad,
@@ -226,13 +170,13 @@ ServerNegotiation::Step ServerNegotiation::finish(const char* out, unsigned out_
                 "");
   }
   phase_ = Phase::kFinished;
-  if (qop_ == Qop::kAuth) conn_.reset();  // nothing left to do with Cyrus's state
+  if (qop_ == Qop::kAuth) session_.reset();  // nothing left to do with Cyrus's state
   return s;
 }
 
 std::unique_ptr<SecurityLayer> ServerNegotiation::takeSecurityLayer() {
-  if (!conn_) return nullptr;
-  return std::make_unique<SecurityLayer>(std::move(conn_));
+  if (!session_) return nullptr;
+  return std::make_unique<SecurityLayer>(std::move(session_));
 }
 
 }  // namespace thrum::transport::sasl

@@ -19,9 +19,8 @@
 
 #include "framework/endpoint/endpoint_string.h"
 #include "framework/transport/sasl_layer.h"
+#include "framework/transport/sasl_session.h"
 #include "framework/transport/sasl_wire.h"
-
-struct sasl_callback;
 
 namespace thrum::transport::sasl {
 
@@ -31,9 +30,7 @@ bool checkServerOptions(const endpoint::SaslServerOptions& options, std::string&
 
 class ServerNegotiation {
  public:
-  // `local` and `remote` are "ADDR;PORT" for mechanisms that use them, or "".
-  ServerNegotiation(std::shared_ptr<const endpoint::SaslServerOptions> options, std::string local,
-                    std::string remote);
+  explicit ServerNegotiation(std::shared_ptr<const endpoint::SaslServerOptions> options);
   ~ServerNegotiation();
   ServerNegotiation(const ServerNegotiation&) = delete;
   ServerNegotiation& operator=(const ServerNegotiation&) = delete;
@@ -59,8 +56,9 @@ class ServerNegotiation {
   const std::string& principal() const { return principal_; }
   const std::string& mechanism() const { return mechanism_; }
   Qop qop() const { return qop_; }
-  // The security layer for auth-int and auth-conf; null for auth, in which
-  // case Cyrus's state is already freed.
+  // The security layer for auth-int and auth-conf, holding the Cyrus
+  // session (and what Cyrus borrows) from here on; null for auth, in which
+  // case the session is already freed.
   std::unique_ptr<SecurityLayer> takeSecurityLayer();
 
  private:
@@ -70,9 +68,7 @@ class ServerNegotiation {
   Step finish(const char* out, unsigned out_len);
 
   std::shared_ptr<const endpoint::SaslServerOptions> options_;
-  std::string local_, remote_;
-  std::unique_ptr<sasl_callback[]> callbacks_;
-  ConnPtr conn_;
+  std::unique_ptr<Session> session_;  // from START until done or failed
   enum class Phase {
     kExpectStart,
     kExpectInitial,

@@ -36,7 +36,7 @@ class SaslServerNegotiation : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::unique_ptr<ServerNegotiation> negotiation() {
-    return std::make_unique<ServerNegotiation>(options_, "", "");
+    return std::make_unique<ServerNegotiation>(options_);
   }
 
   std::string dir_;
