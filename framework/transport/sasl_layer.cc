@@ -41,7 +41,30 @@ const sasl_callback_t kGlobalCallbacks[] = {
     {SASL_CB_LIST_END, nullptr, nullptr},
 };
 
+void* newMutex() {
+  return new std::mutex;
+}
+int lockMutex(void* mutex) {
+  static_cast<std::mutex*>(mutex)->lock();
+  return SASL_OK;
+}
+int unlockMutex(void* mutex) {
+  static_cast<std::mutex*>(mutex)->unlock();
+  return SASL_OK;
+}
+void freeMutex(void* mutex) {
+  delete static_cast<std::mutex*>(mutex);
+}
+
+// Cyrus allocates its mutexes as each side starts (the plugins' shared
+// state among them), so they must be real before the first init.
+void installMutexes() {
+  static std::once_flag once;
+  std::call_once(once, [] { sasl_set_mutex(newMutex, lockMutex, unlockMutex, freeMutex); });
+}
+
 bool initOnce(std::once_flag& once, int& rc, int (*init)(), std::string& error) {
+  installMutexes();
   std::call_once(once, [&] { rc = init(); });
   if (rc == SASL_OK) return true;
   error = std::string("cannot start Cyrus SASL: ") + sasl_errstring(rc, nullptr, nullptr);

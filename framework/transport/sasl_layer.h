@@ -40,7 +40,11 @@ int (*callbackProc(F* f))() {
 
 // Sets up Cyrus SASL for servers (once per process; later calls return the
 // first outcome). Cyrus reads no configuration file: options come from each
-// connection's callbacks. False with `error` when the library cannot start.
+// connection's callbacks. Before either side starts, Cyrus is given pthread
+// mutexes: its own do nothing, and thrum runs negotiations on several
+// threads at once (the DIGEST-MD5 plugin shares a reauthentication cache
+// between connections; the GSSAPI plugin serialises calls into the GSS
+// library with a lock). False with `error` when the library cannot start.
 bool initServerLibrary(std::string& error);
 bool initClientLibrary(std::string& error);
 // The mechanisms the installed Cyrus plugins offer ("PLAIN", "GSSAPI", ...).

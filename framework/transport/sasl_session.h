@@ -23,7 +23,9 @@
 // handle holds what it borrows: passing the handle on passes both.
 //
 // Not thread-safe: one thread at a time uses a Session (the auth pool during
-// the negotiation, then the connection's I/O thread).
+// the negotiation, then the connection's I/O thread). Cyrus's own shared
+// state (the DIGEST-MD5 reauthentication cache, the GSSAPI plugin's lock) is
+// guarded by the pthread mutexes sasl_layer.h installs before Cyrus starts.
 #pragma once
 
 #include <memory>
