@@ -161,6 +161,7 @@ std::optional<Connection> connect(std::string_view endpoint, const Options& opti
     socket = std::make_shared<TSocket>(unix_ep.abstract ? std::string(1, '\0') + unix_ep.path
                                                         : unix_ep.path);
   }
+  c.socket = socket;
   socket->setConnTimeout(static_cast<int>(options.connect_timeout.count()));
   socket->setRecvTimeout(static_cast<int>(options.io_timeout.count()));
   socket->setSendTimeout(static_cast<int>(options.io_timeout.count()));

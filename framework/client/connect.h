@@ -33,6 +33,7 @@
 #include <string_view>
 
 #include <thrift/protocol/TProtocol.h>
+#include <thrift/transport/TSocket.h>
 #include <thrift/transport/TTransport.h>
 
 namespace thrum::client {
@@ -49,6 +50,9 @@ struct Options {
 struct Connection {
   std::shared_ptr<apache::thrift::transport::TTransport> transport;  // open
   std::shared_ptr<apache::thrift::protocol::TProtocol> protocol;
+  // The socket under every layer (a TSSLSocket for TLS): its descriptor,
+  // peer and timeouts.
+  std::shared_ptr<apache::thrift::transport::TSocket> socket;
   std::shared_ptr<void> keepalive;  // what the transport needs alive (TLS state)
 };
 
