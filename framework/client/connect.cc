@@ -108,6 +108,15 @@ std::shared_ptr<TSocket> tlsSocket(const endpoint::ConnectEndpoint& ep, Connecti
         "or verify=no";
     return nullptr;
   }
+  // OpenSSL 3 starts and ends itself. Left to Thrift, the last factory
+  // destroyed in the process runs its library-wide cleanup
+  // (CONF_modules_unload) while a server in the same process, or another
+  // client, may be using OpenSSL on other threads.
+  static const bool manual = [] {
+    TSSLSocketFactory::setManualOpenSSLInitialization(true);
+    return true;
+  }();
+  (void)manual;
   auto factory = std::make_shared<TlsFactory>();
   SSL_CTX* ctx = factory->native();
   if (tls.verify) {
