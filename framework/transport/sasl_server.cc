@@ -107,11 +107,16 @@ ServerNegotiation::Step ServerNegotiation::receive(const Message& message) {
 }
 
 ServerNegotiation::Step ServerNegotiation::start(const Message& message) {
-  mechanism_ = message.payload;
   const auto& mechs = options_->mechs;
-  if (std::find(mechs.begin(), mechs.end(), mechanism_) == mechs.end()) {
-    return fail(Status::kBad, "Unsupported mechanism type " + mechanism_, "");
+  if (std::find(mechs.begin(), mechs.end(), message.payload) == mechs.end()) {
+    // Java's words, with no more of the peer's bytes than a name needs.
+    std::string name = message.payload.substr(0, kMaxMechanismEcho);
+    if (name.size() < message.payload.size()) name += "...";
+    return fail(
+        Status::kBad, "Unsupported mechanism type " + name,
+        "unsupported mechanism of " + std::to_string(message.payload.size()) + " bytes: " + name);
   }
+  mechanism_ = message.payload;
   std::string why;
   session_ = Session::forServer(options_, why);
   if (!session_) return fail(Status::kError, "SASL server unavailable", why);

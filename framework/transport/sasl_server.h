@@ -51,9 +51,14 @@ class ServerNegotiation {
 
   Step receive(const Message& message);
 
+  // The most of an unsupported mechanism's name the BAD reply (and the
+  // log) repeats; real names are at most 20 characters (RFC 4422).
+  static constexpr size_t kMaxMechanismEcho = 64;
+
   // After kDone. The principal is "user@REALM": a name without a realm gets
   // the endpoint's realm= (Cyrus drops the default Kerberos realm).
   const std::string& principal() const { return principal_; }
+  // The mechanism once START named one this endpoint offers; "" before.
   const std::string& mechanism() const { return mechanism_; }
   Qop qop() const { return qop_; }
   // The security layer for auth-int and auth-conf, holding the Cyrus

@@ -287,6 +287,24 @@ TEST(Sasl, UnknownMechanismIsAnsweredBadAsJavaDoes) {
   EXPECT_FALSE(s.handler->seen());
 }
 
+TEST(Sasl, AnUnsupportedMechanismIsRepeatedOnlyInPart) {
+  SaslServer s;
+  for (int i = 0; i < 2; ++i) {
+    testing::RawClient raw(s.port());
+    std::string name(100000, 'X');
+    name[0] = static_cast<char>('A' + i);  // two different names
+    raw.send(message(1, name) + message(2, ""));
+    EXPECT_EQ(raw.readUntilClosed(),
+              message(3, "Unsupported mechanism type " + name.substr(0, 64) + "..."));
+  }
+  // Counted under one name, not under each name a peer makes up.
+  EXPECT_TRUE(waitFor([&] { return s.metric("sasl.failed.none") == 2; }));
+  for (const auto& [name, value] : s.server->metrics().snapshot()) {
+    EXPECT_LT(name.size(), 100u) << "a counter named after the peer's bytes";
+  }
+  EXPECT_FALSE(s.handler->seen());
+}
+
 TEST(Sasl, ProtocolViolationsAreAnsweredErrorWithTheReason) {
   SaslServer s;
   struct Violation {
