@@ -3,8 +3,10 @@
 #   1. install what is missing, and prepare the world data the tile tests
 #      render (deploy/prepare-data.sh, into build/tile-data);
 #   2. a release build (warnings are errors) and every test;
-#   3. an ASan+UBSan build and every test;
-#   4. a TSan build and the tests of the thread pools and connections.
+#   3. valgrind memcheck over the tests that cross into libsasl2 and
+#      OpenSSL (label memcheck, on the release build);
+#   4. an ASan+UBSan build and every test;
+#   5. a TSan build and the tests of the thread pools and connections.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
@@ -12,19 +14,21 @@ deploy/prepare-data.sh build/tile-data
 
 jobs=$(nproc)
 # Test executables whose cases also run under ThreadSanitizer.
-TSAN_EXES="io_test dispatch_test metrics_test server_test timeouts_test admission_test endpoints_test tls_test sasl_test sasl_scale_test render_queue_test"
-TSAN_TESTS="^(${TSAN_EXES// /|})\."
+TSAN_EXES="io_test dispatch_test metrics_test server_test timeouts_test admission_test endpoints_test tls_test sasl_test sasl_scale_test sasl_churn_test render_queue_test"
+TSAN_TESTS="-R ^(${TSAN_EXES// /|})\."
 
 passed=0
 failed=0
+# run_suite DIR "CTEST SELECTION" [CMAKE ARGS...]: builds DIR, runs the selected tests.
 run_suite() {
-  local dir="$1" regex="$2"
+  local dir="$1" select="$2"
   shift 2
   echo "== build $dir"
   deploy/build.sh "$dir" "$@"
-  echo "== test $dir ${regex:+(tests matching $regex)}"
-  local log="$dir/ctest.log" status=0
-  (cd "$dir" && ctest --output-on-failure -j "$jobs" ${regex:+-R "$regex"}) 2>&1 | tee "$log" ||
+  echo "== test $dir ${select:+($select)}"
+  local log="$dir/ctest-${select//[^a-z]/}.log" status=0
+  # shellcheck disable=SC2086  # the selection is a list of ctest options
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" $select) 2>&1 | tee "$log" ||
     status=$?
   # "N% tests passed, F tests failed out of T"
   local summary
@@ -44,7 +48,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
-run_suite build/release ""
+run_suite build/release "-LE memcheck"
+run_suite build/release "-L memcheck"
 run_suite build/asan "" -DTHRUM_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug
 # Only the executables that run under TSan are built there.
 THRUM_BUILD_TARGETS="$TSAN_EXES" run_suite build/tsan "$TSAN_TESTS" -DTHRUM_SANITIZE=thread \

@@ -18,7 +18,7 @@ import time
 sys.path.insert(0, sys.argv[2])
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 
-from thrift.Thrift import TApplicationException  # noqa: E402
+from thrift.Thrift import TApplicationException, TException  # noqa: E402
 from thrift.protocol import TBinaryProtocol, TCompactProtocol  # noqa: E402
 from thrift.transport import TSocket, TTransport  # noqa: E402
 
@@ -71,8 +71,11 @@ def main():
         for framing, protocol in STACKS:
             stack = f"{framing}/{protocol}"
             trans, client = connect(port, framing, protocol)
-            client.ping()
-            check(f"{stack} ping", True)
+            try:
+                pinged = client.ping() is None
+            except TException as e:
+                pinged = e
+            check(f"{stack} ping", pinged is True, pinged)
             check(f"{stack} echo", client.echo(b"hello") == b"hello")
             payload = bytes(range(256)) * 1024
             check(f"{stack} echo 256 KiB", client.echo(payload) == payload)

@@ -17,6 +17,7 @@ usage: sasl_interop.py INTEROP_SERVER IDL
 """
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -30,6 +31,8 @@ from checks import Checks  # noqa: E402
 from test_kdc import REALM, TestKdc  # noqa: E402
 
 SERVER, IDL = sys.argv[1], sys.argv[2]
+# A command the server runs under (valgrind, for the memcheck run), if any.
+WRAPPER = shlex.split(os.environ.get("THRUM_SERVER_WRAPPER", ""))
 CHECKS = Checks()
 check = CHECKS.check
 JARS = ["/usr/share/java/thrift.jar", "/usr/share/java/slf4j-api.jar"]
@@ -109,7 +112,7 @@ def main():
             common = (f"sasl=required:mechs=PLAIN,DIGEST-MD5,GSSAPI:sasldb={sasldb}:realm={REALM}"
                       f":hostname=localhost:keytab={kdc.path('thrift.keytab')}")
             server = subprocess.Popen(
-                [SERVER, "--listen", f"tcp:port=0:interface=127.0.0.1:{common}",
+                WRAPPER + [SERVER, "--listen", f"tcp:port=0:interface=127.0.0.1:{common}",
                  "--listen", f"tcp:port=0:interface=127.0.0.1:{common}:qop=auth"],
                 stdout=subprocess.PIPE, text=True, env={**os.environ, **kdc.env()})
             ports = []
