@@ -16,7 +16,10 @@ class BenchHandler : public BenchIf {
   void echo(std::string& out, const std::string& payload) override { out = payload; }
   // Busy-loops about `micros` microseconds of wall time on this worker and
   // returns how many iterations that took (never sleeps: it models CPU work).
+  // Anything outside 0..kMaxWorkMicros is refused (the caller gets a
+  // TApplicationException saying so): the demo endpoints take it unauthenticated.
   int64_t work(int32_t micros) override;
+  static constexpr int32_t kMaxWorkMicros = 1'000'000;
   void fire(const std::string& payload) override;
 
   uint64_t fired() const { return fired_.load(std::memory_order_relaxed); }

@@ -80,6 +80,14 @@ def main():
             payload = bytes(range(256)) * 1024
             check(f"{stack} echo 256 KiB", client.echo(payload) == payload)
             check(f"{stack} work", client.work(100) > 0)
+            for absurd in (-1, 2_000_000_000):
+                try:
+                    client.work(absurd)
+                    refused = "ran"
+                except TApplicationException as e:
+                    refused = e.message
+                check(f"{stack} work({absurd}) refused with the reason",
+                      refused == f"work: micros must be from 0 to 1000000, not {absurd}", refused)
             client.fire(b"x")
             check(f"{stack} ping after oneway", client.ping() is None)
             try:
