@@ -18,16 +18,24 @@
 
 namespace thrum::dispatch {
 
+// How long a call may take, each counted from its arrival; zero: no limit.
+struct CallTimeouts {
+  // Waiting for a worker: a call still queued then is answered
+  // "queue_timeout" without running.
+  std::chrono::milliseconds queue{0};
+  // Until its reply: past it the layer that made the call answers the
+  // caller "call_timeout" (transport/overload.h) and drops the late result.
+  std::chrono::milliseconds call{0};
+};
+
 class Call {
  public:
-  // The request message is `request` from `offset` on. A call still queued
-  // `queue_timeout` after now is answered "queue_timeout" instead of
-  // running (0: no limit).
+  // The request message is `request` from `offset` on.
   Call(transport::Protocol protocol, transport::MessageHeader header, std::string request,
        size_t offset, std::shared_ptr<const ConnectionInfo> connection, size_t reply_headroom = 0,
-       std::chrono::milliseconds queue_timeout = std::chrono::milliseconds(0))
+       CallTimeouts timeouts = {})
       : Call(protocol, std::move(header), std::move(request), offset, std::move(connection),
-             reply_headroom, queue_timeout, CallContext::Clock::now()) {}
+             reply_headroom, timeouts, CallContext::Clock::now()) {}
   virtual ~Call() = default;
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
@@ -37,13 +45,19 @@ class Call {
   bool oneway() const { return header_.type == transport::MessageType::kOneway; }
   std::string_view request() const { return std::string_view(request_).substr(offset_); }
   const CallContext& context() const { return context_; }
-  std::chrono::milliseconds queueTimeout() const { return queue_timeout_; }
+  const CallTimeouts& timeouts() const { return timeouts_; }
+  // Past this, a call not yet running is answered "queue_timeout": the
+  // arrival plus the shorter of its two timeouts; time_point::max() with
+  // neither.
+  CallContext::Clock::time_point queueDeadline() const { return queue_deadline_; }
   // Bytes the reply should leave free in front of the message, for the
   // transport's own header (a frame length), so it is written in one piece.
   size_t replyHeadroom() const { return reply_headroom_; }
 
-  // The call ran. `reply` is replyHeadroom() bytes of headroom followed by
-  // the encoded reply message; empty for a oneway call. Runs on the worker thread.
+  // The call ran, or was answered without running (past its queue
+  // deadline). `reply` is replyHeadroom() bytes of headroom followed by the
+  // encoded reply message; empty for a oneway call. Runs on the worker
+  // thread, or on the thread whose trySubmit() found the queue full.
   virtual void complete(std::string reply) = 0;
   // The call will never run (the pool stopped before it was dequeued).
   virtual void abandon() = 0;
@@ -58,20 +72,30 @@ class Call {
  private:
   Call(transport::Protocol protocol, transport::MessageHeader header, std::string request,
        size_t offset, std::shared_ptr<const ConnectionInfo> connection, size_t reply_headroom,
-       std::chrono::milliseconds queue_timeout, CallContext::Clock::time_point now)
+       CallTimeouts timeouts, CallContext::Clock::time_point now)
       : protocol_(protocol),
         reply_headroom_(reply_headroom),
-        queue_timeout_(queue_timeout),
+        timeouts_(timeouts),
+        queue_deadline_(after(now, timeouts.queue, timeouts.call)),
         header_(std::move(header)),
         request_(std::move(request)),
         offset_(offset),
         context_(std::move(connection), header_.name, header_.seqid, now,
-                 queue_timeout.count() > 0 ? now + queue_timeout
-                                           : CallContext::Clock::time_point::max()) {}
+                 timeouts.call.count() > 0 ? now + timeouts.call : queue_deadline_) {}
+
+  // `now` plus the shorter of the limits that are set; max() with none.
+  static CallContext::Clock::time_point after(CallContext::Clock::time_point now,
+                                              std::chrono::milliseconds a,
+                                              std::chrono::milliseconds b) {
+    if (a.count() == 0 && b.count() == 0) return CallContext::Clock::time_point::max();
+    if (a.count() == 0 || (b.count() > 0 && b < a)) a = b;
+    return now + a;
+  }
 
   transport::Protocol protocol_;
   size_t reply_headroom_;
-  std::chrono::milliseconds queue_timeout_;
+  CallTimeouts timeouts_;
+  CallContext::Clock::time_point queue_deadline_;
   transport::MessageHeader header_;
   std::string request_;
   size_t offset_;

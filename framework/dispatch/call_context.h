@@ -78,11 +78,12 @@ class CallContext {
   int32_t seqid() const { return seqid_; }
   // When the I/O thread had read the whole request.
   Clock::time_point arrived() const { return arrived_; }
-  // The call's deadline: its arrival plus the queue timeout of its method
-  // (ServerOptions::queue_timeout, MethodRoute); time_point::max() when it
-  // has none. A call still queued at its deadline is answered
-  // "queue_timeout" without running; a handler past it may stop early, as
-  // its caller has likely given up.
+  // The call's deadline: its arrival plus the call timeout of its method
+  // (ServerOptions::call_timeout, MethodRoute), past which the caller has
+  // been answered "call_timeout" and the handler's result is dropped; with
+  // no call timeout, its arrival plus the queue timeout, past which its
+  // caller has likely given up; time_point::max() with neither. A handler
+  // past it may stop early.
   Clock::time_point deadline() const { return deadline_; }
   // Time left until the deadline (zero once past; duration::max() without one).
   Clock::duration remaining() const {

@@ -53,11 +53,14 @@ std::string Dispatcher::expire(const Call& call) {
                                                                       call.context().arrived());
   return transport::encodeOverload(
       call.protocol(), call.header(),
-      transport::overloadMessage("queue_timeout",
-                                 "waited " + std::to_string(waited.count()) +
-                                     " ms for a worker, past the queue timeout of " +
-                                     std::to_string(call.queueTimeout().count()) + " ms",
-                                 retry_after_),
+      transport::overloadMessage(
+          "queue_timeout",
+          "waited " + std::to_string(waited.count()) + " ms for a worker, past the limit of " +
+              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 call.queueDeadline() - call.context().arrived())
+                                 .count()) +
+              " ms",
+          retry_after_),
       call.replyHeadroom());
 }
 
@@ -78,7 +81,7 @@ std::string Dispatcher::refuse(const Call& call, const std::string& reason) {
 }
 
 std::string Dispatcher::run(const Call& call) {
-  if (call.context().deadline() <= CallContext::Clock::now()) return expire(call);
+  if (call.queueDeadline() <= CallContext::Clock::now()) return expire(call);
   if (authorizer_) {
     std::string reason;
     bool allowed = false;

@@ -43,11 +43,13 @@ class Dispatcher {
   // "thrum overloaded: queue_timeout". Never throws.
   std::string run(const Call& call);
 
-  std::chrono::milliseconds retryAfter() const { return retry_after_; }
+  // The answer to a call past its queue deadline, which does not run:
+  // "thrum overloaded: queue_timeout" (empty for a oneway call), counted
+  // calls.rejected.queue_timeout. Thread-safe.
+  std::string expire(const Call& call);
 
  private:
   std::string refuse(const Call& call, const std::string& reason);
-  std::string expire(const Call& call);
 
   std::shared_ptr<apache::thrift::TProcessor> processor_;
   Authorizer authorizer_;

@@ -103,13 +103,13 @@ bool parseRoute(std::string_view text, MethodRoute& route, std::string& why) {
       out.lane = std::string(value);
       return validLaneName(value) ? std::string() : "'" + out.lane + "' is not a lane name";
     }
-    if (key == "queue-timeout-ms") {
+    if (key == "queue-timeout-ms" || key == "call-timeout-ms") {
       std::chrono::milliseconds timeout{0};
       std::string problem = number(key, value, 0, kDayMs, timeout);
-      out.queue_timeout = timeout;
+      (key == "queue-timeout-ms" ? out.queue_timeout : out.call_timeout) = timeout;
       return problem;
     }
-    return "unknown key '" + std::string(key) + "' (lane, queue-timeout-ms)";
+    return "unknown key '" + std::string(key) + "' (lane, queue-timeout-ms, call-timeout-ms)";
   });
   if (ok) route = std::move(out);
   return ok;
@@ -134,8 +134,8 @@ std::string lanesProblem(const std::vector<LaneOptions>& lanes,
 
 Lanes::Lanes(Dispatcher& dispatcher, Metrics& metrics, LaneOptions default_lane,
              const std::vector<LaneOptions>& lanes, std::vector<MethodRoute> routes,
-             std::chrono::milliseconds default_queue_timeout)
-    : fallback_{0, default_queue_timeout} {
+             CallTimeouts default_timeouts)
+    : fallback_{0, default_timeouts} {
   std::string problem = lanesProblem(lanes, routes);
   if (!problem.empty()) throw std::invalid_argument(problem);
   default_lane.name = "default";
@@ -154,7 +154,8 @@ Lanes::Lanes(Dispatcher& dispatcher, Metrics& metrics, LaneOptions default_lane,
     for (size_t i = 0; i < all.size(); ++i) {
       if (all[i].name == r.lane) c.route.lane = i;
     }
-    c.route.queue_timeout = r.queue_timeout.value_or(default_queue_timeout);
+    c.route.timeouts.queue = r.queue_timeout.value_or(default_timeouts.queue);
+    c.route.timeouts.call = r.call_timeout.value_or(default_timeouts.call);
     routes_.push_back(std::move(c));
   }
 }
@@ -166,12 +167,32 @@ Lanes::Route Lanes::route(std::string_view method) const {
   return fallback_;
 }
 
+std::chrono::milliseconds Lanes::shortestCallTimeout() const {
+  std::chrono::milliseconds shortest = fallback_.timeouts.call;
+  for (const auto& c : routes_) {
+    auto t = c.route.timeouts.call;
+    if (t.count() > 0 && (shortest.count() == 0 || t < shortest)) shortest = t;
+  }
+  return shortest;
+}
+
 void Lanes::start() {
   for (auto& p : pools_) p->start();
 }
 
-void Lanes::stop() {
-  for (auto& p : pools_) p->stop();
+bool Lanes::stop(WorkerPool::Clock::time_point deadline) {
+  bool all = true;
+  for (auto& p : pools_) all = p->stop(deadline) && all;
+  return all;
+}
+
+std::vector<WorkerPool::Running> Lanes::running() const {
+  std::vector<WorkerPool::Running> out;
+  for (const auto& p : pools_) {
+    auto r = p->running();
+    out.insert(out.end(), r.begin(), r.end());
+  }
+  return out;
 }
 
 }  // namespace thrum::dispatch

@@ -17,6 +17,7 @@
 //
 //   "cheap workers=2 queue=256"
 //   "Tiles:status lane=cheap queue-timeout-ms=50"
+//   "Tiles:render call-timeout-ms=30000"
 #pragma once
 
 #include <chrono>
@@ -42,8 +43,10 @@ struct LaneOptions {
 struct MethodRoute {
   std::string pattern{};
   std::string lane = "default";
-  // Unset: the server's default queue timeout. Zero: none.
+  // Unset: the server's default (ServerOptions::queue_timeout,
+  // ::call_timeout). Zero: none.
   std::optional<std::chrono::milliseconds> queue_timeout{};
+  std::optional<std::chrono::milliseconds> call_timeout{};
 };
 
 // Parse the configuration forms above; false with `why` naming what is wrong.
@@ -58,24 +61,31 @@ class Lanes {
  public:
   struct Route {
     size_t lane = 0;
-    std::chrono::milliseconds queue_timeout{0};
+    CallTimeouts timeouts;
   };
 
-  // `lanes` adds to "default", whose threads and queue are `default_lane`'s.
-  // Throws std::invalid_argument with lanesProblem()'s text.
+  // `lanes` adds to "default", whose threads and queue are `default_lane`'s;
+  // a method no route matches, and a route's unset timeouts, get
+  // `default_timeouts`. Throws std::invalid_argument with lanesProblem()'s text.
   Lanes(Dispatcher& dispatcher, Metrics& metrics, LaneOptions default_lane,
         const std::vector<LaneOptions>& lanes, std::vector<MethodRoute> routes,
-        std::chrono::milliseconds default_queue_timeout);
+        CallTimeouts default_timeouts);
 
   // Where a call to `method` goes. Any thread.
   Route route(std::string_view method) const;
+
+  // The shortest call timeout any method has (zero: none has one).
+  std::chrono::milliseconds shortestCallTimeout() const;
 
   size_t size() const { return pools_.size(); }
   WorkerPool& pool(size_t lane) { return *pools_[lane]; }
 
   void start();
-  // Stops every pool (WorkerPool::stop()).
-  void stop();
+  // Stops every pool (WorkerPool::stop()); false if a handler is still
+  // running at `deadline`.
+  bool stop(WorkerPool::Clock::time_point deadline = WorkerPool::Clock::time_point::max());
+  // The calls running in every lane.
+  std::vector<WorkerPool::Running> running() const;
 
  private:
   struct Compiled {

@@ -22,28 +22,59 @@ WorkerPool::~WorkerPool() {
 
 void WorkerPool::start() {
   for (size_t i = 0; i < options_.threads; ++i) {
-    threads_.emplace_back([this, i] {
+    current_.push_back(std::make_unique<Current>());
+    threads_.emplace_back([this, i, &current = *current_.back()] {
       // "thrum-worker-3" for the default lane, "thrum-cheap-3" for lane "cheap";
       // the kernel keeps 15 characters.
       std::string lane = options_.name == "default" ? "worker" : options_.name;
       std::string name = "thrum-" + lane + "-" + std::to_string(i);
       pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
-      workerLoop();
+      workerLoop(current);
     });
   }
 }
 
+std::vector<std::unique_ptr<Call>> WorkerPool::takeExpiredLocked(Clock::time_point now) {
+  std::vector<std::unique_ptr<Call>> expired;
+  Clock::time_point earliest = Clock::time_point::max();
+  auto keep = queue_.begin();
+  for (auto& call : queue_) {
+    if (call->queueDeadline() <= now) {
+      expired.push_back(std::move(call));
+      continue;
+    }
+    earliest = std::min(earliest, call->queueDeadline());
+    *keep++ = std::move(call);
+  }
+  queue_.erase(keep, queue_.end());
+  queue_depth_.add(-static_cast<int64_t>(expired.size()));
+  earliest_deadline_ = earliest;
+  return expired;
+}
+
 bool WorkerPool::trySubmit(std::unique_ptr<Call>& call, bool wake) {
-  bool someone_sleeps;
+  bool someone_sleeps = false;
+  bool queued = false;
+  std::vector<std::unique_ptr<Call>> expired;
   {
     std::lock_guard lock(mu_);
-    if (stopping_ || queue_.size() >= options_.queue_capacity) return false;
-    queue_.push_back(std::move(call));
-    queue_depth_.add(1);
-    someone_sleeps = sleeping_ > 0;
+    if (stopping_) return false;
+    if (queue_.size() >= options_.queue_capacity) {
+      Clock::time_point now = Clock::now();
+      if (earliest_deadline_ <= now) expired = takeExpiredLocked(now);
+    }
+    if (queue_.size() < options_.queue_capacity) {
+      earliest_deadline_ = std::min(earliest_deadline_, call->queueDeadline());
+      queue_.push_back(std::move(call));
+      queue_depth_.add(1);
+      someone_sleeps = sleeping_ > 0;
+      queued = true;
+    }
   }
+  // Outside the lock: completing a call hands its answer to another thread.
+  for (auto& e : expired) e->complete(dispatcher_.expire(*e));
   if (wake && someone_sleeps) ready_.notify_one();
-  return true;
+  return queued;
 }
 
 void WorkerPool::wake(size_t n) {
@@ -55,7 +86,7 @@ void WorkerPool::wake(size_t n) {
   for (size_t i = 0; i < sleeping; ++i) ready_.notify_one();
 }
 
-void WorkerPool::workerLoop() {
+void WorkerPool::workerLoop(Current& current) {
   for (;;) {
     std::unique_ptr<Call> call;
     {
@@ -65,19 +96,32 @@ void WorkerPool::workerLoop() {
         ready_.wait(lock);
         --sleeping_;
       }
-      if (queue_.empty()) return;  // stopping, and nothing left that may run
+      if (queue_.empty()) {  // stopping, and nothing left that may run
+        ++ended_;
+        exited_.notify_all();
+        return;
+      }
       call = std::move(queue_.front());
       queue_.pop_front();
       queue_depth_.add(-1);
     }
+    {
+      std::lock_guard lock(current.mu);
+      current.call = call.get();
+      current.since = Clock::now();
+    }
     busy_.add(1);
     std::string reply = dispatcher_.run(*call);
     busy_.add(-1);
+    {
+      std::lock_guard lock(current.mu);
+      current.call = nullptr;
+    }
     call->complete(std::move(reply));
   }
 }
 
-void WorkerPool::stop() {
+bool WorkerPool::stop(Clock::time_point deadline) {
   std::deque<std::unique_ptr<Call>> dropped;
   {
     std::lock_guard lock(mu_);
@@ -91,10 +135,28 @@ void WorkerPool::stop() {
     abandoned_.inc();
     call->abandon();
   }
+  {
+    std::unique_lock lock(mu_);
+    if (!exited_.wait_until(lock, deadline, [this] { return ended_ == threads_.size(); })) {
+      return false;  // a handler is still running; its thread is joined later
+    }
+  }
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
-  threads_.clear();
+  return true;
+}
+
+std::vector<WorkerPool::Running> WorkerPool::running() const {
+  std::vector<Running> out;
+  Clock::time_point now = Clock::now();
+  for (const auto& current : current_) {
+    std::lock_guard lock(current->mu);
+    if (current->call == nullptr) continue;
+    const CallContext& c = current->call->context();
+    out.push_back({std::string(c.method()), c.peer(), now - current->since});
+  }
+  return out;
 }
 
 size_t WorkerPool::queued() const {

@@ -36,19 +36,31 @@ bool TaskPool::trySubmit(std::function<void()> task) {
   return true;
 }
 
-void TaskPool::stop() {
+bool TaskPool::stop(std::chrono::steady_clock::time_point deadline) {
   std::deque<std::function<void()>> unrun;
   {
-    std::lock_guard lock(mu_);
-    if (!running_) return;
+    std::unique_lock lock(mu_);
     running_ = false;
     unrun.swap(queue_);
   }
   ready_.notify_all();
-  for (auto& t : workers_) t.join();
-  workers_.clear();
+  {
+    std::unique_lock lock(mu_);
+    if (!ended_cv_.wait_until(lock, deadline, [this] { return ended_ == workers_.size(); })) {
+      return false;
+    }
+  }
+  for (auto& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+  return true;
   // `unrun` is destroyed here, outside the lock: its tasks may own objects
   // whose destructors take locks of their own.
+}
+
+size_t TaskPool::busy() const {
+  std::lock_guard lock(mu_);
+  return busy_;
 }
 
 size_t TaskPool::queued() const {
@@ -67,11 +79,18 @@ void TaskPool::run() {
     {
       std::unique_lock lock(mu_);
       ready_.wait(lock, [this] { return !running_ || !queue_.empty(); });
-      if (!running_) return;
+      if (!running_) {
+        ++ended_;
+        ended_cv_.notify_all();
+        return;
+      }
       task = std::move(queue_.front());
       queue_.pop_front();
+      ++busy_;
     }
     task();
+    std::lock_guard lock(mu_);
+    --busy_;
   }
 }
 

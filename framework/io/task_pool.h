@@ -7,9 +7,12 @@
 //   if (!auth.trySubmit([conn] { conn->step(); })) refuse();
 //
 // Thread-safe. stop() runs nothing more: queued tasks are destroyed unrun
-// (whatever they own is released), running ones finish, threads join.
+// (whatever they own is released), running ones finish, threads join; a
+// task still running at stop()'s deadline keeps its thread, which the
+// destructor joins.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -32,10 +35,15 @@ class TaskPool {
 
   void start();
   bool trySubmit(std::function<void()> task);
-  void stop();
+  // True once every thread has ended; false if a task is still running at
+  // `deadline`. Idempotent.
+  bool stop(std::chrono::steady_clock::time_point deadline =
+                std::chrono::steady_clock::time_point::max());
 
   size_t queued() const;
   bool running() const;
+  // Tasks running now.
+  size_t busy() const;
 
  private:
   void run();
@@ -46,8 +54,11 @@ class TaskPool {
   const int nice_;
   mutable std::mutex mu_;
   std::condition_variable ready_;
+  std::condition_variable ended_cv_;
   std::deque<std::function<void()>> queue_;
   bool running_ = false;
+  size_t busy_ = 0;
+  size_t ended_ = 0;  // threads that returned
   std::vector<std::thread> workers_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <span>
 
@@ -64,16 +65,16 @@ class ConnectionCall final : public dispatch::Call {
  public:
   ConnectionCall(transport::Protocol protocol, transport::InboundMessage message,
                  std::shared_ptr<const ConnectionInfo> info, size_t headroom,
-                 std::chrono::milliseconds queue_timeout, Connection& connection, WorkerLink& link,
+                 dispatch::CallTimeouts timeouts, Connection& connection, WorkerLink& link,
                  uint64_t slot, std::chrono::milliseconds retry_after)
       : Call(protocol, std::move(message.header), std::move(message.storage), message.offset,
-             std::move(info), headroom, queue_timeout),
+             std::move(info), headroom, timeouts),
         connection_(connection),
         link_(link),
         slot_(slot),
         retry_after_(retry_after) {}
 
-  void complete(std::string reply) override { post(std::move(reply), false); }
+  void complete(std::string reply) override { post(std::move(reply)); }
   void abandon() override {
     // The pool stopped before the call ran. The request was read whole, so
     // the client is owed an answer rather than silence.
@@ -85,13 +86,13 @@ class ConnectionCall final : public dispatch::Call {
                                      retry_after_),
           replyHeadroom());
     }
-    post(std::move(reply), true);
+    post(std::move(reply));
   }
 
  private:
-  void post(std::string reply, bool abandoned) {
-    link_.push(std::shared_ptr<Connection>(takeConnection(), &connection_), slot_, std::move(reply),
-               abandoned);
+  void post(std::string reply) {
+    link_.push(std::shared_ptr<Connection>(takeConnection(), &connection_), slot_,
+               std::move(reply));
   }
 
   Connection& connection_;
@@ -210,6 +211,8 @@ void Connection::sweep(int64_t now) {
   auto past = [now](int64_t since, std::chrono::milliseconds limit) {
     return limit.count() > 0 && now - since >= limit.count();
   };
+  if (!slots_.empty() && slots_.front().deadline_ms != 0) answerOverdue(now);
+  if (closed_) return;
   if (writing_now_ && past(write_began_ms_, o.write_timeout)) {
     spdlog::info("connection {} from {}: the peer took no reply bytes for {} ms; closing", id(),
                  info_.peer, o.write_timeout.count());
@@ -276,7 +279,7 @@ bool Connection::tlsReceive(std::span<const uint8_t> ciphertext, std::string& pl
   Result r = tls_->read(plain);
   flushTls();
   if (r == Result::kClosed) {
-    close("peer_closed");
+    closeWhenDone("peer_closed");  // as for a FIN: what is in flight is answered
     return false;
   }
   if (r == Result::kError) {
@@ -325,10 +328,13 @@ void Connection::onReadable(const boost::system::error_code& wait_ec) {
     if (ec == asio::error::would_block || ec == asio::error::try_again) break;
     if (ec == asio::error::eof) {
       transport::WireErrc err = reader_.finish();
-      if (err == transport::WireErrc::kOk) return close("peer_closed");
+      // The peer sends no more, but may still read: what it asked for is
+      // answered, then the connection closes.
+      if (err == transport::WireErrc::kOk) return closeWhenDone("peer_closed");
       spdlog::info("connection {} from {}: {}", id(), info_.peer, make_error_code(err).message());
       return close(shortName(err));
     }
+    if (ec == asio::error::connection_reset) return close("peer_reset");
     if (ec) return close("io_error");
 
     std::span<const uint8_t> bytes = buf.first(n);
@@ -585,10 +591,17 @@ void Connection::submit(transport::InboundMessage message) {
   }
   dispatch::Lanes::Route route = core_.lanes.route(message.header.name);
   dispatch::WorkerPool& pool = core_.lanes.pool(route.lane);
+  if (!oneway && route.timeouts.call.count() > 0) {
+    Slot& s = slots_.back();
+    s.timeout_ms = route.timeouts.call.count();
+    s.deadline_ms = Sweeper::nowMs() + s.timeout_ms;
+    s.seqid = message.header.seqid;
+    s.method = message.header.name;
+  }
   std::unique_ptr<dispatch::Call> call = std::make_unique<ConnectionCall>(
       protocol, std::move(message),
-      std::shared_ptr<const ConnectionInfo>(shared_from_this(), &info_), headroom(),
-      route.queue_timeout, *this, link_, slot, core_.options.retry_after);
+      std::shared_ptr<const ConnectionInfo>(shared_from_this(), &info_), headroom(), route.timeouts,
+      *this, link_, slot, core_.options.retry_after);
   if (pool.trySubmit(call, /*wake=*/false)) {
     ++in_flight_;
     link_.submitted(route.lane);
@@ -602,15 +615,43 @@ void Connection::submit(transport::InboundMessage message) {
                              core_.options.retry_after));
 }
 
-void Connection::onCallDone(uint64_t slot, std::string reply, bool /*abandoned*/) {
+void Connection::onCallDone(uint64_t slot, std::string reply) {
   --in_flight_;
-  if (closed_) {
+  auto late = std::find(late_slots_.begin(), late_slots_.end(), slot);
+  if (slot != kNoSlot && late != late_slots_.end()) {
+    late_slots_.erase(late);
+    core_.running_late.add(-1);
+    core_.replies_late.inc();
+  } else if (closed_) {
     if (slot != kNoSlot) core_.replies_dropped.inc();
     return;
+  } else if (slot != kNoSlot) {
+    fillSlot(slot, std::move(reply));
   }
-  if (slot != kNoSlot) fillSlot(slot, std::move(reply));
+  if (closed_) return;
   if (!reading_ && wantRead()) doWaitReadable();
   maybeClose();
+}
+
+void Connection::answerOverdue(int64_t now_ms) {
+  for (size_t i = 0; i < slots_.size() && !closed_; ++i) {
+    Slot& s = slots_[i];
+    if (s.ready || s.deadline_ms == 0 || now_ms < s.deadline_ms) continue;
+    uint64_t slot = first_slot_ + i;
+    late_slots_.push_back(slot);
+    core_.calls_timed_out.inc();
+    core_.running_late.add(1);
+    spdlog::info(
+        "connection {} from {}: call {} (seqid {}) not answered within {} ms; answered "
+        "call_timeout, its result will be dropped",
+        id(), info_.peer, s.method, s.seqid, s.timeout_ms);
+    transport::MessageHeader header{.name = std::move(s.method), .seqid = s.seqid};
+    fillSlot(slot,
+             transport::encodeOverload(reader_.format()->protocol, header,
+                                       transport::callTimeoutMessage(
+                                           header.name, std::chrono::milliseconds(s.timeout_ms)),
+                                       headroom()));
+  }
 }
 
 void Connection::fillSlot(uint64_t slot, std::string reply) {
@@ -669,7 +710,10 @@ void Connection::onWrite(const boost::system::error_code& ec) {
   if (ec) {
     core_.replies_dropped.inc(writing_replies_);
     writing_.clear();
-    return close("io_error");
+    // A peer that has gone, after saying so, is counted as what it did.
+    if (!close_reason_.empty()) return close(close_reason_);
+    bool reset = ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+    return close(reset ? "peer_reset" : "io_error");
   }
   core_.replies_written.inc(writing_replies_);
   last_active_ms_ = Sweeper::nowMs();
@@ -709,7 +753,8 @@ void Connection::lingerClose(std::string_view reason) {
 
 void Connection::maybeClose() {
   if (closed_ || lingering_ || (!draining_ && close_reason_.empty())) return;
-  if (in_flight_ != 0 || writing_now_ || !slots_.empty()) return;
+  // Calls a call timeout answered owe nothing more; their results are dropped.
+  if (in_flight_ != late_slots_.size() || writing_now_ || !slots_.empty()) return;
   std::string_view reason = close_reason_.empty() ? "shutdown" : close_reason_;
   if (!linger_ || draining_) return close(reason);
   // Everything is written: say so with a FIN, and read until the peer

@@ -81,9 +81,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void drain();
   // Close now; replies still owed are dropped and counted.
   void close(std::string_view reason);
-  // A worker finished (or the pool abandoned) the call in `slot`. An empty
-  // reply with abandoned=false is a finished oneway call.
-  void onCallDone(uint64_t slot, std::string reply, bool abandoned);
+  // A worker finished (or the pool abandoned) the call in `slot` (kNoSlot
+  // for a oneway call, whose reply is empty). A reply for a slot its call
+  // timeout already answered is dropped and counted replies.late.
+  void onCallDone(uint64_t slot, std::string reply);
 
   // The sweeper's tick: closes (or drains, past max_age) the connection
   // if one of its timeouts has fired by `now_ms` (Sweeper::nowMs()).
@@ -98,12 +99,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   struct Slot {
     bool ready = false;
     std::string reply;  // headroom (frame length) + message
+    // With a call timeout: when (Sweeper::nowMs()) the slot is answered
+    // call_timeout if its reply has not come, and what that answer needs.
+    int64_t deadline_ms = 0;
+    int64_t timeout_ms = 0;
+    int32_t seqid = 0;
+    std::string method;
   };
 
   void doWaitReadable();
   void onReadable(const boost::system::error_code& ec);
   void submit(transport::InboundMessage message);
   void fillSlot(uint64_t slot, std::string reply);
+  // Answers every slot past its call deadline with call_timeout.
+  void answerOverdue(int64_t now_ms);
   void doWrite();
   void onWrite(const boost::system::error_code& ec);
   bool wantRead() const;
@@ -160,6 +169,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<Slot> slots_;  // two-way calls not yet written, in request order
   uint64_t first_slot_ = 0;  // slot number of slots_.front()
   size_t in_flight_ = 0;     // calls queued or running, oneway included
+  // Slots of calls still running whose call timeout answered them; their
+  // results are dropped when they come. Rarely more than empty.
+  std::vector<uint64_t> late_slots_;
 
   std::vector<std::string> writing_;  // what the write under way sends
   size_t writing_replies_ = 0;        // replies in it

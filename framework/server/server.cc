@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <future>
@@ -138,10 +140,11 @@ void Server::start() {
   }
 }
 
-void Server::stop() {
-  if (!running_) return;
+bool Server::stop() {
+  if (!running_) return stopped_;
   running_ = false;
   auto started = std::chrono::steady_clock::now();
+  auto deadline = started + options_.drain_timeout;
   // 1. No new connections.
   for (auto& listener : listeners_) listener->close();
   // 2. Drain: each connection answers what it has in flight, then closes.
@@ -154,16 +157,34 @@ void Server::stop() {
     core_->registry.waitEmpty(std::chrono::seconds(5));
   }
   // 3. Workers and the auth pool: abandon the queues, let running calls
-  //    finish, join.
-  core_->lanes.stop();
-  core_->auth_pool.stop();
+  //    finish until the deadline (closing connections above takes a moment
+  //    of its own), join.
+  deadline = std::max(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+  bool workers_done = core_->lanes.stop(deadline);
+  bool auth_done = core_->auth_pool.stop(deadline);
+  if (!workers_done || !auth_done) {
+    for (const auto& call : core_->lanes.running()) {
+      spdlog::error(
+          "stop: call {} from {} still running after {} ms; it cannot be stopped", call.method,
+          call.peer,
+          std::chrono::duration_cast<std::chrono::milliseconds>(call.running_for).count());
+    }
+    if (!auth_done) {
+      spdlog::error(
+          "stop: {} SASL steps still running (the password or Kerberos back end does "
+          "not answer)",
+          core_->auth_pool.busy());
+    }
+  }
   // 4. I/O threads, once they have delivered what the workers handed back
   //    (replies for closed connections are counted as dropped there).
   core_->io.sync();
   core_->io.stop();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                   started);
-  spdlog::info("stopped after draining for {} ms", ms.count());
+  stopped_ = workers_done && auth_done;
+  if (stopped_) spdlog::info("stopped after draining for {} ms", ms.count());
+  return stopped_;
 }
 
 uint16_t Server::port(size_t i) const {
@@ -250,7 +271,14 @@ int runUntilSignal(Server& server) {
     server.reloadTls();
   }
   spdlog::info("signal {} received; draining", signo);
-  server.stop();
+  if (!server.stop()) {
+    // Threads still run handler code that will not return: leave without
+    // joining them (the destructors would wait for them forever).
+    spdlog::error("exiting with calls still running (exit {})", kExitStuck);
+    spdlog::default_logger()->flush();
+    std::fflush(nullptr);
+    std::_Exit(kExitStuck);
+  }
   return signo;
 }
 

@@ -15,13 +15,17 @@
 // Threads: listen(), start() and stop() are for the owning thread. The
 // processor runs on worker threads, several calls at once.
 //
-// Shutdown order (stop()):
+// Shutdown order (stop()), all within drain_timeout:
 //   1. close the listeners: no new connections;
 //   2. every connection stops reading and closes once its in-flight calls
 //      are answered and written (the drain), or when drain_timeout passes;
-//   3. the worker pool abandons what is still queued and joins its threads
-//      (a call already running is allowed to finish);
+//   3. the worker pools abandon what is still queued, and the auth pool
+//      what it has not begun; calls and SASL steps already running may
+//      finish until drain_timeout is up;
 //   4. the I/O threads deliver what the workers handed back, stop and join.
+// A handler (or SASL step) still running then cannot be stopped: stop()
+// logs each such call and returns false, leaving its thread, which the
+// destructor waits for. runUntilSignal() then ends the process itself.
 #pragma once
 
 #include <atomic>
@@ -59,6 +63,12 @@ struct ServerOptions {
   // A call still waiting for a worker this long after it arrived is answered
   // "queue_timeout" without running; routes may set their own. 0: no limit.
   std::chrono::milliseconds queue_timeout{0};
+  // A call not answered this long after it arrived (queued and running) is
+  // answered "call_timeout" (transport/overload.h) so its connection moves
+  // on; the handler cannot be stopped, its worker stays busy until it
+  // returns, and its late result is dropped (counted calls.timed_out,
+  // replies.late). Routes may set their own. 0: no limit.
+  std::chrono::milliseconds call_timeout{0};
   // The hint sent with every overload answer.
   std::chrono::milliseconds retry_after{100};
   uint32_t max_message_bytes = 16 * 1024 * 1024;
@@ -125,8 +135,10 @@ class Server {
   void setAuthorizer(dispatch::Authorizer authorizer);
 
   void start();
-  // Drains and stops (see the order above). Idempotent; the destructor calls it.
-  void stop();
+  // Drains and stops (see the order above). True when everything stopped;
+  // false when a handler or SASL step was still running at the drain
+  // deadline (logged). Idempotent; the destructor calls it.
+  bool stop();
 
   // Rebuilds the TLS context of every TLS endpoint from its files. New
   // connections get the new certificate; established ones keep theirs. All
@@ -149,6 +161,7 @@ class Server {
 
   ServerOptions options_;
   bool running_ = false;
+  bool stopped_ = true;  // the last stop() finished
   // Declared in dependency order; destroyed in reverse.
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<server::ServerCore> core_;
@@ -183,7 +196,11 @@ bool listenAndStart(Server& server, const std::vector<std::string>& specs, std::
 
 // Waits until SIGINT or SIGTERM arrives (one already pending counts), then
 // calls server.stop(). Returns the signal number. SIGHUP meanwhile reloads
-// the TLS certificates (server.reloadTls()) and keeps waiting.
+// the TLS certificates (server.reloadTls()) and keeps waiting. When the stop
+// could not finish (a handler still running past --drain-timeout-ms), the
+// process exits at once with kExitStuck instead of returning, so an
+// orchestrator's stop never hangs behind a handler that does not return.
 int runUntilSignal(Server& server);
+inline constexpr int kExitStuck = 3;
 
 }  // namespace thrum

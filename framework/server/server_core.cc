@@ -31,7 +31,7 @@ ServerCore::ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor,
       metrics(m),
       dispatcher(std::move(processor), m, opts.retry_after),
       lanes(dispatcher, m, {.workers = opts.workers, .queue = opts.queue}, opts.lanes, opts.routes,
-            opts.queue_timeout),
+            {.queue = opts.queue_timeout, .call = opts.call_timeout}),
       limits(opts.max_connections, opts.max_connections_per_address,
              opts.max_connections_per_principal),
       accepted(m.counter("connections.accepted")),
@@ -41,6 +41,9 @@ ServerCore::ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor,
       oneway_dropped(m.counter("calls.oneway_dropped")),
       replies_written(m.counter("replies.written")),
       replies_dropped(m.counter("replies.dropped")),
+      calls_timed_out(m.counter("calls.timed_out")),
+      replies_late(m.counter("replies.late")),
+      running_late(m.gauge("calls.running_late")),
       tls_handshakes(m.counter("tls.handshakes")),
       tls_resumed(m.counter("tls.resumed")),
       sasl_authenticated(m.counter("sasl.authenticated")),
@@ -49,9 +52,11 @@ ServerCore::ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor,
       failing_addresses(m.gauge("sasl.failing_addresses")),
       auth_pool(opts.auth_threads, opts.auth_queue, "thrum-auth"),
       io(opts.io_threads) {
-  // The sweep ticks at a quarter of the shortest timeout, 10 ms to 1 s.
+  // The sweep ticks at a quarter of the shortest timeout, 10 ms to 1 s
+  // (calls past their call timeout are answered by it too).
   std::chrono::milliseconds tick{0};
-  for (auto t : {opts.idle_timeout, opts.request_timeout, opts.write_timeout, opts.max_age}) {
+  for (auto t : {opts.idle_timeout, opts.request_timeout, opts.write_timeout, opts.max_age,
+                 lanes.shortestCallTimeout()}) {
     if (t.count() > 0 && (tick.count() == 0 || t / 4 < tick)) tick = t / 4;
   }
   if (tick.count() > 0) {

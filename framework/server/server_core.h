@@ -72,8 +72,11 @@ class ServerCore {
   Counter& oneway_dropped;
   Counter& replies_written;
   Counter& replies_dropped;
-  Counter& tls_handshakes;  // completed, resumed or not
-  Counter& tls_resumed;     // of those, resumed from a session cache or ticket
+  Counter& calls_timed_out;  // answered call_timeout
+  Counter& replies_late;     // results of those that came after all
+  Gauge& running_late;       // those still running
+  Counter& tls_handshakes;   // completed, resumed or not
+  Counter& tls_resumed;      // of those, resumed from a session cache or ticket
   Counter& sasl_authenticated;
   Counter& sasl_steps;       // negotiation steps handed to the auth pool
   Counter& sasl_throttled;   // negotiations delayed because their address kept failing

@@ -48,13 +48,17 @@ void addServiceSettings(config::Schema& schema, ServiceSettings& settings) {
                "connections of one SASL principal (0: no limit)")
       .milliseconds("queue-timeout-ms", &o.queue_timeout, kDay,
                     "a call waiting this long for a worker is answered queue_timeout (0: never)")
+      .milliseconds("call-timeout-ms", &o.call_timeout, kDay,
+                    "a call not answered this long after it arrived is answered call_timeout, "
+                    "its late result dropped (0: never)")
       .milliseconds("retry-after-ms", &o.retry_after, kDay,
                     "the retry hint sent with overload answers")
       .list("lane", &settings.lanes, "another worker pool: 'NAME workers=N queue=N' (see --route)",
             problemOf(&dispatch::parseLane))
       .list("route", &settings.routes,
-            "which lane and queue timeout methods get: 'PATTERN lane=NAME queue-timeout-ms=N', "
-            "PATTERN being method, Service:method, Service:* or *; the first match decides",
+            "which lane and timeouts methods get: 'PATTERN lane=NAME queue-timeout-ms=N "
+            "call-timeout-ms=N', PATTERN being method, Service:method, Service:* or *; the first "
+            "match decides",
             problemOf(&dispatch::parseRoute))
       .milliseconds("drain-timeout-ms", &o.drain_timeout, kDay,
                     "how long a stop waits for in-flight calls")

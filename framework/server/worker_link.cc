@@ -24,13 +24,12 @@ void WorkerLink::flush() {
   }
 }
 
-void WorkerLink::push(std::shared_ptr<Connection> connection, uint64_t slot, std::string reply,
-                      bool abandoned) {
+void WorkerLink::push(std::shared_ptr<Connection> connection, uint64_t slot, std::string reply) {
   bool first;
   {
     std::lock_guard lock(mu_);
     first = pending_.empty();
-    pending_.push_back({std::move(connection), slot, std::move(reply), abandoned});
+    pending_.push_back({std::move(connection), slot, std::move(reply)});
   }
   // Only the push that found the queue empty schedules a drain; later ones
   // ride along with it.
@@ -43,7 +42,7 @@ void WorkerLink::drain() {
     draining_.swap(pending_);
   }
   for (auto& item : draining_) {
-    item.connection->onCallDone(item.slot, std::move(item.reply), item.abandoned);
+    item.connection->onCallDone(item.slot, std::move(item.reply));
   }
   draining_.clear();
 }

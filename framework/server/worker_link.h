@@ -38,16 +38,14 @@ class WorkerLink {
   // I/O thread only.
   void submitted(size_t lane);
 
-  // Delivers connection->onCallDone(slot, reply, abandoned) on the I/O thread.
-  void push(std::shared_ptr<Connection> connection, uint64_t slot, std::string reply,
-            bool abandoned);
+  // Delivers connection->onCallDone(slot, reply) on the I/O thread.
+  void push(std::shared_ptr<Connection> connection, uint64_t slot, std::string reply);
 
  private:
   struct Item {
     std::shared_ptr<Connection> connection;
     uint64_t slot;
     std::string reply;
-    bool abandoned;
   };
   void flush();
   void drain();

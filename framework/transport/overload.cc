@@ -19,6 +19,11 @@ std::string overloadMessage(std::string_view reason, std::string_view detail,
   return out;
 }
 
+std::string callTimeoutMessage(std::string_view method, std::chrono::milliseconds limit) {
+  return "thrum call_timeout: " + std::string(method) + " was not answered within " +
+         std::to_string(limit.count()) + " ms";
+}
+
 std::string encodeOverload(Protocol protocol, const MessageHeader& header, std::string_view message,
                            size_t headroom) {
   return encodeApplicationException(protocol, header.name, header.seqid,

@@ -14,10 +14,19 @@
 //   max_connections                the server holds its maximum of connections
 //   max_connections_per_address    the peer address holds its maximum
 //   max_connections_per_principal  the authenticated principal holds its maximum
+//   memory                         the server's buffered bytes are at their budget
 // DETAIL is for people; "retry after N ms" is the server's hint for when
 // trying again may succeed. Calls refused this way never ran, so retrying
 // them is safe whatever they do. A refused call leaves its connection open;
 // a refused connection is answered once, then closed.
+//
+// One more answer, also INTERNAL_ERROR, is not an overload: a call not
+// answered within its call timeout (ServerOptions::call_timeout) reads
+//
+//   thrum call_timeout: METHOD was not answered within N ms
+//
+// Such a call may have run, whole or in part, and may still be running:
+// whether to retry it is the caller's decision.
 //
 //   try { client.work(1000); }
 //   catch (const apache::thrift::TApplicationException& e) {
@@ -42,6 +51,8 @@ std::string overloadMessage(std::string_view reason, std::string_view detail,
 // free for the transport's own header.
 std::string encodeOverload(Protocol protocol, const MessageHeader& header, std::string_view message,
                            size_t headroom);
+
+std::string callTimeoutMessage(std::string_view method, std::chrono::milliseconds limit);
 
 struct Overload {
   std::string reason;

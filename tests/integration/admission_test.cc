@@ -59,6 +59,51 @@ std::future<std::string> occupyWorker(TestServer& server) {
   return busy;
 }
 
+// Reads `n` framed binary replies; true if every one is a REPLY (none an exception).
+bool allReplies(RawClient& raw, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    std::string header = raw.readExactly(4);
+    std::string body =
+        raw.readExactly(transport::loadBe32(reinterpret_cast<const uint8_t*>(header.data())));
+    if (body.size() < 4 || body[3] != 2) return false;  // strict binary: type in byte 3
+  }
+  return true;
+}
+
+TEST(Admission, CallsPastTheirQueueDeadlineMakeRoomForFreshOnes) {
+  // One worker, held; a queue of four, filled by echoes that may wait
+  // 100 ms. Once they are past it, four pings that may wait 30 s come.
+  TestServer server({.workers = 1,
+                     .queue = 4,
+                     .routes = {{.pattern = "echo", .queue_timeout = 100ms}},
+                     .queue_timeout = 30s});
+  auto busy = occupyWorker(server);
+  RawClient stale(server.port());
+  stale.send(testing::encodeWith(kFramed, [](auto& c) {
+    for (int i = 0; i < 4; ++i) c.send_echo("stale");
+  }));
+  ASSERT_TRUE(waitFor([&] { return server.metric("lane.default.queued") == 4; }));
+  std::this_thread::sleep_for(150ms);  // the echoes' deadline passes
+  RawClient fresh(server.port());
+  fresh.send(testing::encodeWith(kFramed, [](auto& c) {
+    for (int i = 0; i < 4; ++i) c.send_ping();
+  }));
+  // The expired echoes are answered at once, to make room; none ran.
+  for (int i = 0; i < 4; ++i) {
+    std::string header = stale.readExactly(4);
+    std::string body =
+        stale.readExactly(transport::loadBe32(reinterpret_cast<const uint8_t*>(header.data())));
+    EXPECT_NE(body.find("thrum overloaded: queue_timeout"), std::string::npos) << i;
+  }
+  ASSERT_TRUE(waitFor([&] { return server.metric("lane.default.queued") == 4; }));
+  EXPECT_EQ(server.metric("calls.rejected.queue_full"), 0) << "no fresh call turned away";
+  server.handler->gate.release();
+  EXPECT_TRUE(allReplies(fresh, 4)) << "every fresh ping ran";
+  EXPECT_EQ(busy.get(), "block");
+  EXPECT_EQ(server.metric("calls.rejected.queue_timeout"), 4);
+  EXPECT_EQ(server.metric("calls.run"), 5);  // "block" and the pings
+}
+
 TEST(Admission, ACallPastItsQueueTimeoutIsAnsweredWithoutRunning) {
   TestServer server({.workers = 1, .queue_timeout = 200ms});
   auto busy = occupyWorker(server);

@@ -33,6 +33,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <thrift/TApplicationException.h>
 #include <thrift/transport/TTransportException.h>
 
@@ -253,36 +255,91 @@ TEST(FaultMatrix, HandlerThrows) {
 }
 
 TEST(FaultMatrix, HandlerHangsPastItsDeadline) {
+  // echo runs in a lane of one worker and must be answered within 300 ms.
   FaultServer s({.workers = 2,
                  .lanes = {{.name = "slow", .workers = 1, .queue = 8}},
-                 .routes = {{.pattern = "echo", .lane = "slow"}},
-                 .queue_timeout = 300ms});
+                 .routes = {{.pattern = "echo", .lane = "slow", .call_timeout = 300ms}}});
   Bystanders others(s.port(), kBystanders);
-  auto hung = std::async(std::launch::async, [&] {
-    auto c = testing::connectStock(s.port(), kFramed);
-    std::string out;
-    c.bench->echo(out, "block");  // hangs well past its 300 ms
-    return out;
-  });
+  // The hung call, with a ping pipelined behind it on the same connection.
+  auto hung = testing::connectStock(s.port(), kFramed);
+  hung.bench->send_echo("block");
+  hung.bench->send_ping();
   ASSERT_TRUE(s.handler->gate.waitForWaiting(1));
-  // Behind it in its lane, a call waits past its deadline: answered without running.
+  // Behind it in its lane, on another connection, an echo that never gets a worker.
   auto behind = testing::connectStock(s.port(), kFramed);
-  auto late = std::async(std::launch::async, [&] {
+  behind.bench->send_echo("behind");
+  // At the deadline each is answered call_timeout, and the ping behind the
+  // hung call is answered too: the connection moves on.
+  for (auto* client : {&hung, &behind}) {
     try {
       std::string out;
-      behind.bench->echo(out, "behind");
-      return std::string("ran");
+      client->bench->recv_echo(out);
+      ADD_FAILURE() << "answered " << out;
     } catch (const TApplicationException& e) {
-      auto o = transport::parseOverload(e.what());
-      return o ? o->reason : std::string(e.what());
+      EXPECT_EQ(std::string(e.what()), "thrum call_timeout: echo was not answered within 300 ms");
     }
-  });
-  std::this_thread::sleep_for(400ms);
+  }
+  hung.bench->recv_ping();
+  EXPECT_EQ(s.metric("calls.timed_out"), 2);
+  EXPECT_EQ(s.metric("calls.running_late"), 2);
+  EXPECT_EQ(s.metric("lane.slow.busy"), 1) << "the hung handler still holds its worker";
   EXPECT_TRUE(others.waitForCalls(50)) << "other lanes' workers keep serving";
+  // The handler returns at last: its result, and the queued echo's, are dropped.
   s.handler->gate.release();
-  EXPECT_EQ(hung.get(), "block") << "the late reply still reaches its caller";
-  EXPECT_EQ(late.get(), "queue_timeout");
-  EXPECT_EQ(s.metric("calls.rejected.queue_timeout"), 1);
+  EXPECT_TRUE(waitFor([&] { return s.metric("replies.late") == 2; }));
+  EXPECT_EQ(s.metric("calls.running_late"), 0);
+  EXPECT_TRUE(waitFor([&] { return s.metric("lane.slow.busy") == 0; }));
+  std::string out;
+  hung.bench->echo(out, "after");
+  EXPECT_EQ(out, "after");
+  EXPECT_EQ(s.metric("calls.rejected.queue_timeout"), 1) << "the queued echo never ran";
+  EXPECT_TRUE(allAccountedFor(s));
+}
+
+// Run in a child process (a death test): the server there ends the process.
+TEST(FaultMatrixDeathTest, SigtermWithAHandlerThatNeverReturns) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        holdShutdownSignals();
+        spdlog::set_default_logger(spdlog::stderr_color_mt("stuck"));
+        FaultServer s({.drain_timeout = 300ms});
+        auto client = testing::connectStock(s.port(), kFramed);
+        client.bench->send_echo("block");  // never released
+        if (!s.handler->gate.waitForWaiting(1)) std::exit(10);
+        kill(getpid(), SIGTERM);
+        runUntilSignal(*s.server);
+        std::exit(11);  // runUntilSignal ends the process itself
+      },
+      ::testing::ExitedWithCode(kExitStuck),
+      "call echo from 127.0.0.1:[0-9]+ still running after [0-9]+ ms");
+}
+
+TEST(FaultMatrix, AHalfClosedClientStillGetsItsReplies) {
+  FaultServer s;
+  Bystanders others(s.port(), kBystanders);
+  RawClient raw(s.port());
+  raw.send(testing::encodeWith(kFramed, [](auto& c) {
+    c.send_echo("sleep:50:a");
+    c.send_ping();
+    c.send_echo("b");
+  }));
+  raw.shutdownWrite();  // nothing more to say, but still listening
+  std::string got = raw.readUntilClosed();
+  size_t at = 0, replies = 0;
+  while (at + 4 <= got.size()) {
+    size_t len = transport::loadBe32(reinterpret_cast<const uint8_t*>(got.data()) + at);
+    EXPECT_EQ(got[at + 4 + 3], 2) << "a REPLY";
+    at += 4 + len;
+    ++replies;
+  }
+  EXPECT_EQ(replies, 3u);
+  EXPECT_NE(got.find("sleep:50:a"), std::string::npos);
+  EXPECT_TRUE(waitFor([&] { return s.metric("connections.closed.peer_closed") == 1; }));
+  EXPECT_TRUE(others.waitForCalls(20));
+  EXPECT_TRUE(s.onlyBystandersLeft());
+  EXPECT_EQ(s.metric("replies.dropped"), 0);
+  EXPECT_TRUE(allAccountedFor(s));
 }
 
 TEST(FaultMatrix, AThousandWrongPasswords) {

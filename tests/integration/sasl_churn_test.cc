@@ -52,7 +52,7 @@ struct Mode {
 // Every mechanism with every QoP it can give; PLAIN and SCRAM have no
 // security layer.
 const Mode kModes[] = {
-    {"PLAIN", "auth"},          {"SCRAM-SHA-256", "auth"}, {"DIGEST-MD5", "auth"},
+    {"PLAIN", "auth"},          {"SCRAM-SHA-256", "auth"},   {"DIGEST-MD5", "auth"},
     {"DIGEST-MD5", "auth-int"}, {"DIGEST-MD5", "auth-conf"}, {"GSSAPI", "auth"},
     {"GSSAPI", "auth-int"},     {"GSSAPI", "auth-conf"},
 };
@@ -70,9 +70,9 @@ struct ChurnServer {
   ChurnServer() {
     server = std::make_unique<Server>(std::make_shared<bench::BenchProcessor>(handler),
                                       ServerOptions{.handshake_timeout = std::chrono::seconds(60)});
-    std::string sasl = ":sasl=required:mechs=PLAIN,SCRAM-SHA-256,DIGEST-MD5,GSSAPI:sasldb=" +
-                       db.path + ":keytab=" + kdc.keytab + ":realm=" + testing::kRealm +
-                       ":hostname=localhost";
+    std::string sasl =
+        ":sasl=required:mechs=PLAIN,SCRAM-SHA-256,DIGEST-MD5,GSSAPI:sasldb=" + db.path +
+        ":keytab=" + kdc.keytab + ":realm=" + testing::kRealm + ":hostname=localhost";
     listen("tcp:port=0:interface=127.0.0.1");
     listen("tcp:port=0:interface=127.0.0.1" + sasl);
     listen("tls:port=0:interface=127.0.0.1:cert=" + pki.server_cert + ":key=" + pki.server_key +
@@ -205,12 +205,11 @@ TEST(SaslChurn, EveryMechanismAndQopConnectsCallsAndClosesWhileOthersCall) {
   EXPECT_TRUE(waitFor([&] { return s.server->openConnections() == 0; }));
   // Every call taken was answered, or counted as dropped (the abrupt ones').
   EXPECT_TRUE(waitFor([&] {
-    return s.metric("replies.written") + s.metric("replies.dropped") ==
-           s.metric("calls.received");
+    return s.metric("replies.written") + s.metric("replies.dropped") == s.metric("calls.received");
   }));
   EXPECT_EQ(s.metric("sasl.authenticated"), int64_t(made + steady_connections));
-  for (const char* reason : {"sasl_failed", "sasl_error", "sasl_decode_failed",
-                             "sasl_encode_failed", "sasl_timeout"}) {
+  for (const char* reason :
+       {"sasl_failed", "sasl_error", "sasl_decode_failed", "sasl_encode_failed", "sasl_timeout"}) {
     EXPECT_EQ(s.metric(std::string("connections.closed.") + reason), 0) << reason;
   }
 }

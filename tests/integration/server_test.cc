@@ -235,9 +235,9 @@ TEST(Server, ClientVanishingMidCallDropsTheReplyAndCountsIt) {
     }));
     ASSERT_TRUE(server.handler->gate.waitForWaiting(1));
     ASSERT_TRUE(waitFor([&] { return server.metric("lane.default.queued") == 1; }));
-    raw.close();
+    raw.reset();
   }
-  ASSERT_TRUE(waitFor([&] { return server.metric("connections.closed.peer_closed") == 1; }));
+  ASSERT_TRUE(waitFor([&] { return server.metric("connections.closed.peer_reset") == 1; }));
   server.handler->gate.release();
   EXPECT_TRUE(waitFor([&] { return server.metric("replies.dropped") == 2; }));
   EXPECT_EQ(server.server->openConnections(), 0u);

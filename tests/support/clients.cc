@@ -100,4 +100,10 @@ void RawClient::close() {
   socket_.close(ignored);
 }
 
+void RawClient::reset() {
+  boost::system::error_code ignored;
+  socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket_.close(ignored);
+}
+
 }  // namespace thrum::testing

@@ -64,6 +64,8 @@ class RawClient {
   std::string readExactly(size_t n);
   void shutdownWrite();
   void close();
+  // Closes with a reset (RST) instead of a FIN: the peer's reads and writes fail.
+  void reset();
 
  private:
   boost::asio::io_context ctx_;

@@ -48,19 +48,25 @@ TEST(Lanes, NamesWhatIsWrongWithALaneString) {
 TEST(Lanes, ParsesRouteStrings) {
   MethodRoute route;
   std::string why;
-  ASSERT_TRUE(parseRoute("Tiles:status lane=cheap queue-timeout-ms=50", route, why)) << why;
+  ASSERT_TRUE(
+      parseRoute("Tiles:status lane=cheap queue-timeout-ms=50 call-timeout-ms=900", route, why))
+      << why;
   EXPECT_EQ(route.pattern, "Tiles:status");
   EXPECT_EQ(route.lane, "cheap");
   EXPECT_EQ(route.queue_timeout, 50ms);
+  EXPECT_EQ(route.call_timeout, 900ms);
   ASSERT_TRUE(parseRoute("Tiles:*", route, why)) << why;
   EXPECT_EQ(route.lane, "default");
   EXPECT_FALSE(route.queue_timeout.has_value());
+  EXPECT_FALSE(route.call_timeout.has_value());
   EXPECT_FALSE(parseRoute("Ti*les lane=x", route, why));
   EXPECT_NE(why.find("'*' may only end a pattern"), std::string::npos) << why;
   EXPECT_FALSE(parseRoute("lane=cheap", route, why));
   EXPECT_FALSE(parseRoute("ping lane=Cheap!", route, why));
   EXPECT_FALSE(parseRoute("ping queue-timeout-ms=-1", route, why));
   EXPECT_NE(why.find("outside 0.."), std::string::npos) << why;
+  EXPECT_FALSE(parseRoute("ping call-timeout-ms=soon", route, why));
+  EXPECT_NE(why.find("call-timeout-ms is not a number: 'soon'"), std::string::npos) << why;
 }
 
 TEST(Lanes, LanesAndRoutesMustFitTogether) {
@@ -77,20 +83,24 @@ TEST(Lanes, TheFirstMatchingRouteDecides) {
       std::make_shared<bench::BenchProcessor>(std::make_shared<testing::TestHandler>()), metrics);
   Lanes lanes(dispatcher, metrics, {.workers = 1}, {{.name = "cheap"}, {.name = "slow"}},
               {{.pattern = "Tiles:status", .lane = "cheap", .queue_timeout = 0ms},
-               {.pattern = "Tiles:*", .lane = "slow", .queue_timeout = 2s},
-               {.pattern = "ping", .lane = "cheap"}},
-              250ms);
+               {.pattern = "Tiles:*", .lane = "slow", .queue_timeout = 2s, .call_timeout = 30s},
+               {.pattern = "ping", .lane = "cheap", .call_timeout = 100ms}},
+              {.queue = 250ms, .call = 5s});
   ASSERT_EQ(lanes.size(), 3u);
   EXPECT_EQ(lanes.pool(0).name(), "default");
   EXPECT_EQ(lanes.route("Tiles:status").lane, 1u);
-  EXPECT_EQ(lanes.route("Tiles:status").queue_timeout, 0ms);
+  EXPECT_EQ(lanes.route("Tiles:status").timeouts.queue, 0ms);
+  EXPECT_EQ(lanes.route("Tiles:status").timeouts.call, 5s);  // the default
   EXPECT_EQ(lanes.route("Tiles:render").lane, 2u);
-  EXPECT_EQ(lanes.route("Tiles:render").queue_timeout, 2s);
+  EXPECT_EQ(lanes.route("Tiles:render").timeouts.queue, 2s);
+  EXPECT_EQ(lanes.route("Tiles:render").timeouts.call, 30s);
   EXPECT_EQ(lanes.route("ping").lane, 1u);
-  EXPECT_EQ(lanes.route("ping").queue_timeout, 250ms);  // the default, not set by the route
+  EXPECT_EQ(lanes.route("ping").timeouts.queue, 250ms);  // the default, not set by the route
+  EXPECT_EQ(lanes.route("ping").timeouts.call, 100ms);
   EXPECT_EQ(lanes.route("Other:ping").lane, 0u);
-  EXPECT_EQ(lanes.route("echo").queue_timeout, 250ms);
-  EXPECT_THROW(Lanes(dispatcher, metrics, {}, {}, {{.pattern = "x", .lane = "nope"}}, 0ms),
+  EXPECT_EQ(lanes.route("echo").timeouts.queue, 250ms);
+  EXPECT_EQ(lanes.shortestCallTimeout(), 100ms);
+  EXPECT_THROW(Lanes(dispatcher, metrics, {}, {}, {{.pattern = "x", .lane = "nope"}}, {}),
                std::invalid_argument);
 }
 
