@@ -278,6 +278,11 @@ bool Connection::tlsReceive(std::span<const uint8_t> ciphertext, std::string& pl
   }
   Result r = tls_->read(plain);
   flushTls();
+  if (tls_->renegotiationRefused()) {
+    spdlog::info("connection {} from {}: TLS renegotiation refused; closing", id(), info_.peer);
+    closeWhenDone("tls_renegotiation");
+    return false;
+  }
   if (r == Result::kClosed) {
     closeWhenDone("peer_closed");  // as for a FIN: what is in flight is answered
     return false;

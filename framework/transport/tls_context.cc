@@ -88,6 +88,10 @@ SslContext makeServerContext(const endpoint::TlsServerOptions& options, std::str
     }
     SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   }
+  // A client may not renegotiate (TLS 1.2; 1.3 has no renegotiation): each
+  // one costs the server a full handshake on its I/O thread. OpenSSL answers
+  // the attempt with a no_renegotiation alert, which TlsSession reports.
+  SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
   static const unsigned char kSessionContext[] = "thrum";
   SSL_CTX_set_session_id_context(c, kSessionContext, sizeof(kSessionContext) - 1);

@@ -85,7 +85,15 @@ TlsSession::TlsSession(SSL_CTX* ctx) : ssl_(SSL_new(ctx)) {
   BIO* bio = BIO_new(Bio::method());
   BIO_set_data(bio, this);
   SSL_set_bio(ssl_, bio, bio);  // one reference serves both directions
+  SSL_set_info_callback(ssl_, &TlsSession::onInfo);
   SSL_set_accept_state(ssl_);
+}
+
+void TlsSession::onInfo(const SSL* ssl, int where, int ret) {
+  if ((where & SSL_CB_WRITE_ALERT) == 0 || (ret & 0xff) != SSL_AD_NO_RENEGOTIATION) return;
+  // The BIO's data is the session that owns this SSL.
+  auto* session = static_cast<TlsSession*>(BIO_get_data(SSL_get_rbio(ssl)));
+  session->renegotiation_refused_ = true;
 }
 
 TlsSession::~TlsSession() {

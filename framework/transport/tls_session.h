@@ -10,6 +10,12 @@
 // and SSL_MODE_RELEASE_BUFFERS lets OpenSSL free its record buffers. An idle
 // session holds the SSL object and nothing sized by the traffic it carried.
 //
+// What OpenSSL keeps a pointer to: the SSL object refers to its SSL_CTX
+// (SSL_new takes a reference, so a context replaced by a certificate reload
+// lives on until its last session is freed), and the BIO's data pointer and
+// the info callback reach this object, which owns the SSL and frees it (and
+// with it the BIO) before anything else of its own. Neither copied nor moved.
+//
 // Not thread-safe; lives on its connection's I/O thread.
 #pragma once
 
@@ -54,6 +60,9 @@ class TlsSession {
   void takeOutput(std::string& out);
 
   const std::string& error() const { return error_; }
+  // The peer tried to renegotiate after the handshake, and was refused
+  // (SSL_OP_NO_RENEGOTIATION on the server context): close it.
+  bool renegotiationRefused() const { return renegotiation_refused_; }
   // "TLSv1.3", once established.
   std::string version() const;
   // Whether the handshake resumed an earlier session (no certificate sent).
@@ -67,6 +76,8 @@ class TlsSession {
 
  private:
   struct Bio;  // the BIO method's callbacks
+  // OpenSSL's info callback: notes the no_renegotiation alert it sends.
+  static void onInfo(const SSL* ssl, int where, int ret);
   Result fail(int ret);
   void keepUnread();
 
@@ -76,6 +87,7 @@ class TlsSession {
   size_t unread_at_ = 0;
   std::string output_;  // ciphertext until takeOutput()
   bool established_ = false;
+  bool renegotiation_refused_ = false;
   std::string error_;
 };
 

@@ -44,6 +44,7 @@
 #include "framework/transport/sasl_wire.h"
 #include "tests/support/clients.h"
 #include "tests/support/many_clients.h"
+#include "tests/support/openssl_peer.h"
 #include "tests/support/sasldb.h"
 #include "tests/support/test_handler.h"
 #include "tests/support/test_pki.h"
@@ -377,6 +378,40 @@ TEST(FaultMatrix, TlsGarbage) {
   EXPECT_TRUE(waitFor([&] { return s.metric("connections.closed.tls_handshake_failed") == 1; }));
   EXPECT_TRUE(others.waitForCalls(20));
   EXPECT_TRUE(s.onlyBystandersLeft());
+}
+
+TEST(FaultMatrix, ATlsClientThatTriesToRenegotiate) {
+  FaultServer s({}, /*tls=*/true);
+  Bystanders others(s.port(), kBystanders);
+  testing::SslCtx ctx = testing::clientContext(s.pki->ca_cert, TLS1_2_VERSION);
+  testing::OpensslPeer peer(testing::connectTcp(s.port(1)), ctx.get());
+  ASSERT_TRUE(peer.connected());
+  ASSERT_TRUE(peer.ping());
+  // Each renegotiation would cost the server a full handshake on an I/O thread.
+  EXPECT_FALSE(peer.renegotiate()) << "refused";
+  EXPECT_TRUE(waitFor([&] { return s.metric("connections.closed.tls_renegotiation") == 1; }));
+  EXPECT_EQ(s.metric("tls.handshakes"), 1) << "no second handshake";
+  EXPECT_TRUE(others.waitForCalls(20));
+  EXPECT_TRUE(s.onlyBystandersLeft());
+  EXPECT_TRUE(allAccountedFor(s));
+}
+
+TEST(FaultMatrix, OneByteTlsRecords) {
+  FaultServer s({}, /*tls=*/true);
+  Bystanders others(s.port(), kBystanders);
+  testing::SslCtx ctx = testing::clientContext(s.pki->ca_cert, TLS1_3_VERSION);
+  {
+    testing::OpensslPeer peer(testing::connectTcp(s.port(1)), ctx.get());
+    ASSERT_TRUE(peer.connected());
+    // Every byte of every call in a record of its own: 22 bytes of record
+    // for each byte of payload, and 21 records to make one ping.
+    for (int i = 0; i < 5; ++i) EXPECT_TRUE(peer.ping(/*one_byte_records=*/true)) << i;
+  }
+  EXPECT_EQ(s.metric("tls.handshakes"), 1);
+  EXPECT_TRUE(others.waitForCalls(20));
+  EXPECT_TRUE(s.onlyBystandersLeft());
+  EXPECT_TRUE(allAccountedFor(s));
+  EXPECT_EQ(s.metric("replies.dropped"), 0);
 }
 
 TEST(FaultMatrix, TruncatedTlsHandshakes) {

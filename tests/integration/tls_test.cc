@@ -25,6 +25,7 @@
 #include "framework/client/connect.h"
 #include "framework/server/server.h"
 #include "tests/support/clients.h"
+#include "tests/support/openssl_peer.h"
 #include "tests/support/test_handler.h"
 #include "tests/support/test_pki.h"
 #include "tests/support/wait.h"
@@ -309,96 +310,11 @@ TEST(Tls, CertificateReloadWhileAClientKeepsCalling) {
   EXPECT_EQ(failures, 0);
 }
 
-// An OpenSSL client over any connected stream socket, speaking framed
-// binary Thrift by hand: the peer for what TSSLSocket cannot do (unix
-// sockets, session resumption).
-using SslCtx = std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)>;
-
-// A client context trusting `ca`, speaking at most TLS `max_version`.
-SslCtx clientContext(const std::string& ca, int max_version) {
-  SslCtx ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
-  SSL_CTX_set_max_proto_version(ctx.get(), max_version);
-  SSL_CTX_load_verify_locations(ctx.get(), ca.c_str(), nullptr);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  return ctx;
-}
-
-class OpensslPeer {
- public:
-  // Connects `fd` (taken over), offering `session` for resumption when given.
-  OpensslPeer(int fd, SSL_CTX* ctx, SSL_SESSION* session = nullptr) : fd_(fd) {
-    ssl_.reset(SSL_new(ctx));
-    SSL_set_fd(ssl_.get(), fd_);
-    SSL_set_tlsext_host_name(ssl_.get(), "localhost");
-    SSL_set1_host(ssl_.get(), "localhost");
-    if (session != nullptr) SSL_set_session(ssl_.get(), session);
-    connected_ = SSL_connect(ssl_.get()) == 1;
-  }
-  ~OpensslPeer() {
-    if (connected_) SSL_shutdown(ssl_.get());
-    ssl_.reset();
-    ::close(fd_);
-  }
-
-  bool connected() const { return connected_; }
-  bool resumed() const { return SSL_session_reused(ssl_.get()) == 1; }
-  std::string version() const { return SSL_get_version(ssl_.get()); }
-  // The session to resume later; in TLS 1.3 the server's tickets arrive
-  // after the handshake, so call this after a reply was read.
-  SSL_SESSION* session() const { return SSL_get1_session(ssl_.get()); }
-
-  // A framed-binary ping; true when a REPLY came back.
-  bool ping() {
-    static const unsigned char kPing[] = {0, 0,   0,   17,  0x80, 1, 0, 1, 0, 0, 0,
-                                          4, 'p', 'i', 'n', 'g',  0, 0, 0, 1, 0};
-    size_t n = 0;
-    if (SSL_write_ex(ssl_.get(), kPing, sizeof(kPing), &n) != 1) return false;
-    unsigned char frame[4];
-    if (!readFully(frame, 4)) return false;
-    size_t len = (size_t{frame[0]} << 24) | (size_t{frame[1]} << 16) | (frame[2] << 8) | frame[3];
-    std::string body(len, '\0');
-    if (!readFully(body.data(), len)) return false;
-    return len > 4 && body[3] == 2;  // message type REPLY
-  }
-
- private:
-  bool readFully(void* out, size_t len) {
-    size_t got = 0;
-    while (got < len) {
-      size_t n = 0;
-      if (SSL_read_ex(ssl_.get(), static_cast<char*>(out) + got, len - got, &n) != 1) return false;
-      got += n;
-    }
-    return true;
-  }
-
-  int fd_;
-  std::unique_ptr<SSL, decltype(&SSL_free)> ssl_{nullptr, SSL_free};
-  bool connected_ = false;
-};
-
-int connectTcp(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    throw std::runtime_error("connect failed");
-  }
-  return fd;
-}
-
-int connectUnix(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    throw std::runtime_error("connect failed");
-  }
-  return fd;
-}
+using testing::clientContext;
+using testing::connectTcp;
+using testing::connectUnix;
+using testing::OpensslPeer;
+using testing::SslCtx;
 
 TEST(Tls, SessionsResumeWithTls13TicketsAndTls12SessionIds) {
   TlsServer s;
