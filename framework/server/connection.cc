@@ -72,7 +72,8 @@ class ConnectionCall final : public dispatch::Call {
         connection_(connection),
         link_(link),
         slot_(slot),
-        retry_after_(retry_after) {}
+        retry_after_(retry_after),
+        request_bytes_(request().size()) {}
 
   void complete(std::string reply) override { post(std::move(reply)); }
   void abandon() override {
@@ -91,14 +92,15 @@ class ConnectionCall final : public dispatch::Call {
 
  private:
   void post(std::string reply) {
-    link_.push(std::shared_ptr<Connection>(takeConnection(), &connection_), slot_,
-               std::move(reply));
+    link_.push(std::shared_ptr<Connection>(takeConnection(), &connection_), slot_, std::move(reply),
+               request_bytes_);
   }
 
   Connection& connection_;
   WorkerLink& link_;
   uint64_t slot_;
   std::chrono::milliseconds retry_after_;
+  size_t request_bytes_;  // what its request holds of the memory budget until done
 };
 
 }  // namespace
@@ -567,7 +569,13 @@ bool Connection::saslWrap(std::vector<std::string>& batch) {
 bool Connection::wantRead() const {
   return !closed_ && !draining_ && close_reason_.empty() && !(sasl_ && sasl_->stepping) &&
          in_flight_ < core_.options.max_in_flight_per_connection &&
-         reply_bytes_ < core_.options.max_reply_bytes_per_connection;
+         reply_bytes_ < core_.options.max_reply_bytes_per_connection &&
+         buffered_ <= core_.bufferShare();
+}
+
+void Connection::buffer(int64_t bytes) {
+  buffered_ = static_cast<size_t>(static_cast<int64_t>(buffered_) + bytes);
+  core_.buffered_bytes.add(bytes);
 }
 
 size_t Connection::headroom() const {
@@ -594,6 +602,18 @@ void Connection::submit(transport::InboundMessage message) {
     answer(message.header, refusal());
     return refuse(message.header.name);
   }
+  size_t request_bytes = message.storage.size() - message.offset;
+  if (buffered_ + request_bytes > core_.bufferShare()) {
+    core_.rejected_memory.inc();
+    return answer(message.header,
+                  transport::overloadMessage(
+                      "memory",
+                      "the server holds " + std::to_string(core_.buffered_bytes.value()) +
+                          " bytes of requests and replies, its budget being " +
+                          std::to_string(core_.options.max_buffered_bytes) +
+                          ", and this call would take its connection past its share",
+                      core_.options.retry_after));
+  }
   dispatch::Lanes::Route route = core_.lanes.route(message.header.name);
   dispatch::WorkerPool& pool = core_.lanes.pool(route.lane);
   if (!oneway && route.timeouts.call.count() > 0) {
@@ -609,6 +629,7 @@ void Connection::submit(transport::InboundMessage message) {
       *this, link_, slot, core_.options.retry_after);
   if (pool.trySubmit(call, /*wake=*/false)) {
     ++in_flight_;
+    buffer(static_cast<int64_t>(request_bytes));
     link_.submitted(route.lane);
     return;
   }
@@ -620,8 +641,9 @@ void Connection::submit(transport::InboundMessage message) {
                              core_.options.retry_after));
 }
 
-void Connection::onCallDone(uint64_t slot, std::string reply) {
+void Connection::onCallDone(uint64_t slot, std::string reply, size_t request_bytes) {
   --in_flight_;
+  buffer(-static_cast<int64_t>(request_bytes));
   auto late = std::find(late_slots_.begin(), late_slots_.end(), slot);
   if (slot != kNoSlot && late != late_slots_.end()) {
     late_slots_.erase(late);
@@ -664,6 +686,7 @@ void Connection::fillSlot(uint64_t slot, std::string reply) {
   s.ready = true;
   s.reply = std::move(reply);
   reply_bytes_ += s.reply.size();
+  buffer(static_cast<int64_t>(s.reply.size()));
   if (reader_.format()->framing == Framing::kFramed) {
     transport::storeBe32(static_cast<uint32_t>(s.reply.size() - 4), s.reply.data());
   }
@@ -723,6 +746,7 @@ void Connection::onWrite(const boost::system::error_code& ec) {
   core_.replies_written.inc(writing_replies_);
   last_active_ms_ = Sweeper::nowMs();
   reply_bytes_ -= writing_bytes_;
+  buffer(-static_cast<int64_t>(writing_bytes_));
   writing_bytes_ = 0;
   writing_.clear();
   if (slots_.empty() && wire_out_.empty() && in_flight_ == 0) {
@@ -804,6 +828,8 @@ void Connection::close(std::string_view reason) {
   for (const auto& s : slots_) unsent += s.ready ? 1 : 0;
   core_.replies_dropped.inc(unsent);
   slots_.clear();
+  buffer(-static_cast<int64_t>(reply_bytes_));  // requests in flight give theirs back when done
+  reply_bytes_ = 0;
   boost::system::error_code ignored;
   if (timer_) timer_->cancel();
   core_.sweeperFor(socket_.get_executor()).remove(this);

@@ -82,9 +82,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Close now; replies still owed are dropped and counted.
   void close(std::string_view reason);
   // A worker finished (or the pool abandoned) the call in `slot` (kNoSlot
-  // for a oneway call, whose reply is empty). A reply for a slot its call
+  // for a oneway call, whose reply is empty); its request held
+  // `request_bytes` of the memory budget. A reply for a slot its call
   // timeout already answered is dropped and counted replies.late.
-  void onCallDone(uint64_t slot, std::string reply);
+  void onCallDone(uint64_t slot, std::string reply, size_t request_bytes);
 
   // The sweeper's tick: closes (or drains, past max_age) the connection
   // if one of its timeouts has fired by `now_ms` (Sweeper::nowMs()).
@@ -177,6 +178,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t writing_replies_ = 0;        // replies in it
   size_t writing_bytes_ = 0;          // their bytes, as they were queued
   size_t reply_bytes_ = 0;            // replies ready or being written, in bytes
+  // This connection's part of ServerCore::buffered_bytes: its requests in
+  // flight and reply_bytes_.
+  size_t buffered_ = 0;
+  void buffer(int64_t bytes);
   std::unique_ptr<transport::TlsSession> tls_;
   std::unique_ptr<Sasl> sasl_;
   std::string wire_out_;  // bytes for the socket ahead of replies (TLS records, negotiation)

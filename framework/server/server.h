@@ -80,11 +80,19 @@ struct ServerOptions {
   // cannot make the server buffer without bound (back-pressure too; the
   // write timeout ends a client that never reads).
   size_t max_reply_bytes_per_connection = 16 * 1024 * 1024;
+  // Bytes of requests and replies the whole server holds at once: requests
+  // read and not yet answered, replies not yet written. Past it, a
+  // connection holding more than its share (the budget over the open
+  // connections, at least 64 KiB) stops being read until its bytes drain,
+  // and a call that would take its connection past its share is answered
+  // "thrum overloaded: memory"; lighter connections go on. 0: no limit.
+  // (Each connection's unfinished request is bounded by max_message_bytes.)
+  size_t max_buffered_bytes = size_t{1} << 30;
   // Connections held at once: overall, per peer address (per user on a
   // unix socket), per SASL principal once authenticated. 0: no limit. A
   // connection over a limit is answered "thrum overloaded:
   // max_connections..." (its first call, or its SASL negotiation) and closed.
-  size_t max_connections = 0;
+  size_t max_connections = 16384;
   size_t max_connections_per_address = 0;
   size_t max_connections_per_principal = 0;
   std::chrono::milliseconds drain_timeout{10000};

@@ -38,6 +38,8 @@ ServerCore::ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor,
       open(m.gauge("connections.open")),
       calls_received(m.counter("calls.received")),
       rejected_queue_full(m.counter("calls.rejected.queue_full")),
+      rejected_memory(m.counter("calls.rejected.memory")),
+      buffered_bytes(m.gauge("memory.buffered_bytes")),
       oneway_dropped(m.counter("calls.oneway_dropped")),
       replies_written(m.counter("replies.written")),
       replies_dropped(m.counter("replies.dropped")),
@@ -95,6 +97,12 @@ void ServerCore::forEachConnection(std::function<void(Connection&)> fn) {
   for (size_t i = 0; i < io.size(); ++i) {
     boost::asio::post(io.context(i), [sweeper = sweepers[i].get(), fn] { sweeper->forEach(fn); });
   }
+}
+
+size_t ServerCore::bufferShare() const {
+  size_t limit = options.max_buffered_bytes;
+  if (limit == 0 || buffered_bytes.value() < static_cast<int64_t>(limit)) return SIZE_MAX;
+  return std::max<size_t>(limit / std::max<size_t>(registry.size(), 1), 64 * 1024);
 }
 
 Counter& ServerCore::closedCounter(std::string_view reason) {

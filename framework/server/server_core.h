@@ -58,6 +58,10 @@ class ServerCore {
   // Counter for a close reason, e.g. "connections.closed.too_large".
   Counter& closedCounter(std::string_view reason);
 
+  // Past max_buffered_bytes, a connection's share of it: the budget over
+  // the open connections, at least 64 KiB; SIZE_MAX while within the budget.
+  size_t bufferShare() const;
+
   const ServerOptions options;
   Metrics& metrics;
   dispatch::Dispatcher dispatcher;
@@ -69,6 +73,10 @@ class ServerCore {
   Gauge& open;
   Counter& calls_received;
   Counter& rejected_queue_full;
+  Counter& rejected_memory;
+  // Bytes of requests in flight and replies not yet written, all
+  // connections together (ServerOptions::max_buffered_bytes).
+  Gauge& buffered_bytes;
   Counter& oneway_dropped;
   Counter& replies_written;
   Counter& replies_dropped;

@@ -40,6 +40,10 @@ void addServiceSettings(config::Schema& schema, ServiceSettings& settings) {
                "calls per connection before reading from it pauses")
       .integer("max-reply-bytes", &o.max_reply_bytes_per_connection, 1024, int64_t{1} << 32,
                "reply bytes a connection may leave unread before reading from it pauses")
+      .integer("max-buffered-bytes", &o.max_buffered_bytes, 0, int64_t{1} << 40,
+               "request and reply bytes the server holds at once; past it the heaviest "
+               "connections stop being read and their new calls are answered 'memory' (0: no "
+               "limit)")
       .integer("max-connections", &o.max_connections, 0, 1 << 24,
                "connections held at once; more are refused (0: no limit)")
       .integer("max-connections-per-address", &o.max_connections_per_address, 0, 1 << 24,

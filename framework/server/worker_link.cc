@@ -24,12 +24,13 @@ void WorkerLink::flush() {
   }
 }
 
-void WorkerLink::push(std::shared_ptr<Connection> connection, uint64_t slot, std::string reply) {
+void WorkerLink::push(std::shared_ptr<Connection> connection, uint64_t slot, std::string reply,
+                      size_t request_bytes) {
   bool first;
   {
     std::lock_guard lock(mu_);
     first = pending_.empty();
-    pending_.push_back({std::move(connection), slot, std::move(reply)});
+    pending_.push_back({std::move(connection), slot, std::move(reply), request_bytes});
   }
   // Only the push that found the queue empty schedules a drain; later ones
   // ride along with it.
@@ -42,7 +43,7 @@ void WorkerLink::drain() {
     draining_.swap(pending_);
   }
   for (auto& item : draining_) {
-    item.connection->onCallDone(item.slot, std::move(item.reply));
+    item.connection->onCallDone(item.slot, std::move(item.reply), item.request_bytes);
   }
   draining_.clear();
 }

@@ -38,14 +38,16 @@ class WorkerLink {
   // I/O thread only.
   void submitted(size_t lane);
 
-  // Delivers connection->onCallDone(slot, reply) on the I/O thread.
-  void push(std::shared_ptr<Connection> connection, uint64_t slot, std::string reply);
+  // Delivers connection->onCallDone(slot, reply, request_bytes) on the I/O thread.
+  void push(std::shared_ptr<Connection> connection, uint64_t slot, std::string reply,
+            size_t request_bytes);
 
  private:
   struct Item {
     std::shared_ptr<Connection> connection;
     uint64_t slot;
     std::string reply;
+    size_t request_bytes;
   };
   void flush();
   void drain();

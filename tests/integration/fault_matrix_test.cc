@@ -521,6 +521,60 @@ TEST(FaultMatrix, SigtermUnderLoad) {
   EXPECT_EQ(s.server->openConnections(), 0u);
 }
 
+TEST(FaultMatrix, ConnectionsThatSendMoreThanTheMemoryBudget) {
+  // 16 MiB for the whole server; fire() runs in a lane of its own, whose
+  // handler holds every call.
+  constexpr int64_t kBudget = 16 << 20, kCall = 1 << 20;
+  FaultServer s({.workers = 2,
+                 .lanes = {{.name = "heavy", .workers = 2, .queue = 1024}},
+                 .routes = {{.pattern = "fire", .lane = "heavy"}},
+                 .max_buffered_bytes = kBudget});
+  Bystanders others(s.port(), kBystanders);
+  std::string call =
+      testing::encodeWith(kFramed, [](auto& c) { c.send_fire("block" + std::string(kCall, 'm')); });
+  // Eight connections send 32 such calls each, as fast as they can.
+  constexpr int kHeavy = 8, kCalls = 32;
+  std::vector<std::unique_ptr<RawClient>> heavy;
+  std::vector<std::thread> senders;
+  for (int i = 0; i < kHeavy; ++i) {
+    heavy.push_back(std::make_unique<RawClient>(s.port()));
+    senders.emplace_back([&call, client = heavy.back().get()] {
+      for (int n = 0; n < kCalls; ++n) client->send(call);
+    });
+  }
+  ASSERT_TRUE(waitFor([&] { return s.metric("memory.buffered_bytes") >= kBudget; }));
+  // Past the budget the heaviest are not read: what the server holds stops
+  // growing (a connection may finish the call it was reading).
+  int64_t most = 0;
+  for (int i = 0; i < 50; ++i) {
+    most = std::max(most, s.metric("memory.buffered_bytes"));
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_LE(most, kBudget + kHeavy * (kCall + 4096)) << "held past the budget";
+  EXPECT_TRUE(others.waitForCalls(20)) << "light connections are served";
+  // A call that would take a light connection past its share is refused.
+  auto light = testing::connectStock(s.port(), kFramed);
+  try {
+    std::string out;
+    light.bench->echo(out, std::string(4 << 20, 'x'));
+    ADD_FAILURE() << "a 4 MiB call was taken over the budget";
+  } catch (const TApplicationException& e) {
+    auto overload = transport::parseOverload(e.what());
+    ASSERT_TRUE(overload) << e.what();
+    EXPECT_EQ(overload->reason, "memory");
+  }
+  EXPECT_GE(s.metric("calls.rejected.memory"), 1);
+  // Let go: everything drains, every call is run or counted dropped.
+  s.handler->gate.release();
+  for (auto& t : senders) t.join();
+  EXPECT_TRUE(waitFor([&] {
+    return s.handler->fired.load() + s.metric("calls.oneway_dropped") == kHeavy * kCalls;
+  })) << s.handler->fired.load()
+      << " run, " << s.metric("calls.oneway_dropped") << " dropped";
+  EXPECT_TRUE(waitFor([&] { return s.metric("memory.buffered_bytes") == 0; }));
+  EXPECT_TRUE(others.waitForCalls(20));
+}
+
 TEST(FaultMatrix, AClientThatNeverReads) {
   ServerOptions o;
   o.write_timeout = 300ms;

@@ -1,7 +1,8 @@
 // A Bench handler for tests: echo payloads are commands.
 //   "throw:std"      throws std::runtime_error("boom") (not declared in the IDL)
 //   "throw:int"      throws an int (not even a std::exception)
-//   "block"          waits on the gate, then echoes
+//   "block"          waits on the gate, then echoes (fire: any payload that
+//                    begins with "block" waits on the gate)
 //   "sleep:MS:rest"  sleeps MS milliseconds, then echoes the whole payload
 //   "remaining"      answers CallContext::remaining() in ms, or "none"
 // ping records the CallContext it saw; fire counts.
@@ -79,7 +80,7 @@ class TestHandler : public bench::BenchIf {
   int64_t work(int32_t micros) override { return real_.work(micros); }
 
   void fire(const std::string& payload) override {
-    if (payload == "block") gate.wait();
+    if (payload.starts_with("block")) gate.wait();
     fired.fetch_add(1);
   }
 
