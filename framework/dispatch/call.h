@@ -31,11 +31,13 @@ struct CallTimeouts {
 class Call {
  public:
   // The request message is `request` from `offset` on.
+  // `checked`: the request's structure was already walked
+  // (transport::checkMessage()); otherwise the Dispatcher walks it.
   Call(transport::Protocol protocol, transport::MessageHeader header, std::string request,
        size_t offset, std::shared_ptr<const ConnectionInfo> connection, size_t reply_headroom = 0,
-       CallTimeouts timeouts = {})
+       CallTimeouts timeouts = {}, bool checked = false)
       : Call(protocol, std::move(header), std::move(request), offset, std::move(connection),
-             reply_headroom, timeouts, CallContext::Clock::now()) {}
+             reply_headroom, timeouts, checked, CallContext::Clock::now()) {}
   virtual ~Call() = default;
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
@@ -44,6 +46,7 @@ class Call {
   const transport::MessageHeader& header() const { return header_; }
   bool oneway() const { return header_.type == transport::MessageType::kOneway; }
   std::string_view request() const { return std::string_view(request_).substr(offset_); }
+  bool checked() const { return checked_; }
   const CallContext& context() const { return context_; }
   const CallTimeouts& timeouts() const { return timeouts_; }
   // Past this, a call not yet running is answered "queue_timeout": the
@@ -72,8 +75,9 @@ class Call {
  private:
   Call(transport::Protocol protocol, transport::MessageHeader header, std::string request,
        size_t offset, std::shared_ptr<const ConnectionInfo> connection, size_t reply_headroom,
-       CallTimeouts timeouts, CallContext::Clock::time_point now)
+       CallTimeouts timeouts, bool checked, CallContext::Clock::time_point now)
       : protocol_(protocol),
+        checked_(checked),
         reply_headroom_(reply_headroom),
         timeouts_(timeouts),
         queue_deadline_(after(now, timeouts.queue, timeouts.call)),
@@ -93,6 +97,7 @@ class Call {
   }
 
   transport::Protocol protocol_;
+  bool checked_;
   size_t reply_headroom_;
   CallTimeouts timeouts_;
   CallContext::Clock::time_point queue_deadline_;

@@ -7,6 +7,7 @@
 
 #include "framework/dispatch/call_transport.h"
 #include "framework/transport/application_error.h"
+#include "framework/transport/message_reader.h"
 #include "framework/transport/overload.h"
 
 namespace thrum::dispatch {
@@ -44,7 +45,18 @@ Dispatcher::Dispatcher(std::shared_ptr<apache::thrift::TProcessor> processor, Me
       refused_(metrics.counter("calls.refused.unauthorized")),
       application_errors_(metrics.counter("calls.application_errors")),
       handler_escapes_(metrics.counter("calls.handler_escapes")),
-      expired_(metrics.counter("calls.rejected.queue_timeout")) {}
+      expired_(metrics.counter("calls.rejected.queue_timeout")),
+      malformed_(metrics.counter("calls.malformed")) {}
+
+std::string Dispatcher::malformed(const Call& call, transport::WireErrc why) {
+  malformed_.inc();
+  if (call.oneway()) return {};
+  application_errors_.inc();
+  return transport::encodeApplicationException(
+      call.protocol(), call.header().name, call.header().seqid,
+      TApplicationException::PROTOCOL_ERROR,
+      "thrum: malformed request: " + make_error_code(why).message(), call.replyHeadroom());
+}
 
 std::string Dispatcher::expire(const Call& call) {
   expired_.inc();
@@ -82,6 +94,10 @@ std::string Dispatcher::refuse(const Call& call, const std::string& reason) {
 
 std::string Dispatcher::run(const Call& call) {
   if (call.queueDeadline() <= CallContext::Clock::now()) return expire(call);
+  if (!call.checked()) {
+    transport::WireErrc why = transport::checkMessage(call.protocol(), call.request());
+    if (why != transport::WireErrc::kOk) return malformed(call, why);
+  }
   if (authorizer_) {
     std::string reason;
     bool allowed = false;

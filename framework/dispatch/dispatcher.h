@@ -40,7 +40,10 @@ class Dispatcher {
   // Runs the call with CallContext::current() set and returns its reply:
   // call.replyHeadroom() bytes of headroom, then the encoded message; empty
   // for oneway calls. A call past its deadline does not run: it is answered
-  // "thrum overloaded: queue_timeout". Never throws.
+  // "thrum overloaded: queue_timeout". Nor does a request whose structure
+  // does not hold together (transport::checkMessage()): it is answered
+  // PROTOCOL_ERROR "thrum: malformed request: ...", counted
+  // calls.malformed. Never throws.
   std::string run(const Call& call);
 
   // The answer to a call past its queue deadline, which does not run:
@@ -50,6 +53,7 @@ class Dispatcher {
 
  private:
   std::string refuse(const Call& call, const std::string& reason);
+  std::string malformed(const Call& call, transport::WireErrc why);
 
   std::shared_ptr<apache::thrift::TProcessor> processor_;
   Authorizer authorizer_;
@@ -59,6 +63,7 @@ class Dispatcher {
   Counter& application_errors_;  // replies that are a TApplicationException
   Counter& handler_escapes_;     // exceptions that escaped the processor
   Counter& expired_;             // calls answered queue_timeout without running
+  Counter& malformed_;           // requests refused by checkMessage()
 };
 
 }  // namespace thrum::dispatch

@@ -68,7 +68,7 @@ class ConnectionCall final : public dispatch::Call {
                  dispatch::CallTimeouts timeouts, Connection& connection, WorkerLink& link,
                  uint64_t slot, std::chrono::milliseconds retry_after)
       : Call(protocol, std::move(message.header), std::move(message.storage), message.offset,
-             std::move(info), headroom, timeouts),
+             std::move(info), headroom, timeouts, message.checked),
         connection_(connection),
         link_(link),
         slot_(slot),

@@ -335,6 +335,7 @@ WireErrc MessageReader::feed(std::span<const uint8_t> data, std::vector<InboundM
       return WireErrc::kOk;
     }
     msg.storage.assign(reinterpret_cast<const char*>(body.data()), body.size());
+    msg.checked = prefix == 0;  // unframed: the scanner walked it all
     out.push_back(std::move(msg));
   }
 
@@ -347,6 +348,17 @@ WireErrc MessageReader::feed(std::span<const uint8_t> data, std::vector<InboundM
   }
   if (buffer_.empty()) std::string().swap(buffer_);  // idle: hold no buffer
   return WireErrc::kOk;
+}
+
+WireErrc checkMessage(Protocol protocol, std::string_view message) {
+  if (message.size() > UINT32_MAX) return WireErrc::kTooLarge;
+  UnframedScanner scanner(protocol, static_cast<uint32_t>(message.size()));
+  WireErrc err = WireErrc::kOk;
+  Scan s = scanner.scan({reinterpret_cast<const uint8_t*>(message.data()), message.size()}, err);
+  if (s == Scan::kComplete) return WireErrc::kOk;
+  // Every byte is here, so needing more means an item runs past the end; a
+  // length over the limit is one over the message's own size.
+  return s == Scan::kNeedMore || err == WireErrc::kTooLarge ? WireErrc::kTruncated : err;
 }
 
 WireErrc MessageReader::finish() const {

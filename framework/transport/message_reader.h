@@ -35,6 +35,9 @@ struct InboundMessage {
   // it: a large frame is handed over in the buffer it was received in).
   std::string storage;
   size_t offset = 0;
+  // Its whole structure was walked, every container's items found in its
+  // bytes (unframed messages are, to find where they end); see checkMessage().
+  bool checked = false;
 
   // The whole message as the protocol encodes it; no frame prefix.
   std::string_view bytes() const { return std::string_view(storage).substr(offset); }
@@ -74,6 +77,16 @@ class UnframedScanner {
   bool header_done_ = false;
   std::vector<Level> stack_;
 };
+
+// Walks one complete message (header included) as UnframedScanner does, with
+// the message's own size as the limit. kOk when it is well-formed and every
+// string and container holds what its length claims; otherwise why not
+// (kTruncated when an item runs past the end). A framed message is cut by
+// its length alone, so this is what keeps a frame's lying container count
+// (2^30 elements in 40 bytes) from reaching the generated code, which
+// multiplies it in int before it checks (Thrift 0.17, undefined behaviour)
+// and then reserves that many elements.
+WireErrc checkMessage(Protocol protocol, std::string_view message);
 
 class MessageReader {
  public:

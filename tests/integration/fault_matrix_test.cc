@@ -181,6 +181,31 @@ TEST(FaultMatrix, AFrameLengthOfTwoToThe31) {
   EXPECT_TRUE(s.onlyBystandersLeft());
 }
 
+TEST(FaultMatrix, AContainerThatClaimsMoreThanItsFrameHolds) {
+  FaultServer s;
+  Bystanders others(s.port(), kBystanders);
+  // echo's argument 1 as a list<i32> of 2^30+1 elements, in a 30-byte
+  // frame: the generated code would multiply that count in int (undefined
+  // behaviour in Thrift 0.17; a live fuzz run found it) and reserve it.
+  std::string call = std::string("\x80\x01\x00\x01", 4) + std::string("\0\0\0\x04", 4) + "echo" +
+                     std::string("\0\0\0\x01", 4) + std::string("\x0f\x00\x01\x08", 4) +
+                     std::string("\x40\x00\x00\x01", 4) + std::string("\0\0\0\x01\0", 5);
+  std::string frame;
+  transport::appendBe32(static_cast<uint32_t>(call.size()), frame);
+  RawClient raw(s.port());
+  raw.send(frame + call + framedPing());
+  std::string header = raw.readExactly(4);
+  std::string reply = raw.readExactly(transport::loadBe32(header.data()));
+  EXPECT_NE(reply.find("thrum: malformed request: "), std::string::npos) << reply;
+  header = raw.readExactly(4);
+  EXPECT_EQ(raw.readExactly(transport::loadBe32(header.data()))[3], 2) << "then the ping's REPLY";
+  EXPECT_EQ(s.metric("calls.malformed"), 1);
+  EXPECT_TRUE(others.waitForCalls(20));
+  raw.close();
+  EXPECT_TRUE(s.onlyBystandersLeft());
+  EXPECT_TRUE(allAccountedFor(s));
+}
+
 TEST(FaultMatrix, SlowlorisHandshakeWhileAThousandOthersCall) {
   FaultServer s({.handshake_timeout = 2500ms}, /*tls=*/true);
   Bystanders others(s.port(), kBystanders);

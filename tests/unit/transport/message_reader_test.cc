@@ -252,6 +252,44 @@ TEST(MessageReader, HoldsNoBufferBetweenMessages) {
   EXPECT_EQ(reader.bufferedBytes(), 0u);
 }
 
+TEST(CheckMessage, AcceptsWhatStockClientsSendInEveryStack) {
+  for (const Stack& stack : testing::kAllStacks) {
+    std::string wire = stockRequests({Framing::kUnframed, stack.protocol}, 1);
+    EXPECT_EQ(checkMessage(stack.protocol, wire), WireErrc::kOk) << testing::stackName(stack);
+    EXPECT_EQ(checkMessage(stack.protocol, wire.substr(0, wire.size() - 1)), WireErrc::kTruncated)
+        << testing::stackName(stack);
+  }
+}
+
+TEST(CheckMessage, RefusesContainersThatClaimMoreThanTheMessageHolds) {
+  std::string call = "\x80\x01\x00\x01"s + be32(4) + "echo" + be32(1);
+  // A list<i32> of 2^30+1 elements in a message of 30 bytes: under any
+  // frame limit, and 6 * count overflows the int Thrift multiplies it in.
+  std::string lie = call + "\x0f\x00\x01\x08"s + be32(0x40000001u) + "\x00\x00\x00\x01\x00"s;
+  EXPECT_EQ(checkMessage(Protocol::kBinary, lie), WireErrc::kTruncated);
+  // A map, a set and a string, each claiming one item more than there is.
+  std::string map = call + "\x0d\x00\x01\x08\x08"s + be32(2) + be32(1) + be32(2) + "\x00"s;
+  EXPECT_EQ(checkMessage(Protocol::kBinary, map), WireErrc::kTruncated);
+  std::string text = call + "\x0b\x00\x01"s + be32(5) + "four\x00"s;
+  EXPECT_EQ(checkMessage(Protocol::kBinary, text), WireErrc::kTruncated);
+  // Compact: a list header with a long count and one element.
+  std::string compact = "\x82\x21\x01\x04"s + "echo\x19\xf5\xff\xff\xff\x03\x02\x00"s;
+  EXPECT_EQ(checkMessage(Protocol::kCompact, compact), WireErrc::kTruncated);
+  // Told the truth, the same shapes pass.
+  std::string truth = call + "\x0f\x00\x01\x08"s + be32(1) + "\x00\x00\x00\x01\x00"s;
+  EXPECT_EQ(checkMessage(Protocol::kBinary, truth), WireErrc::kOk);
+}
+
+TEST(MessageReader, MarksUnframedMessagesCheckedAndFramedOnesNot) {
+  for (const Stack& stack : testing::kAllStacks) {
+    MessageReader reader;
+    std::vector<InboundMessage> got;
+    ASSERT_EQ(reader.feed(bytesOf(stockRequests(stack, 1)), got), WireErrc::kOk);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].checked, stack.framing == Framing::kUnframed) << testing::stackName(stack);
+  }
+}
+
 TEST(WireHeader, PeeksMessageTypeWithoutDecoding) {
   std::string reply = "\x80\x01\x00\x03"s + be32(1) + "x" + be32(1);
   EXPECT_EQ(peekMessageType(bytesOf(reply), Protocol::kBinary), MessageType::kException);
