@@ -5,8 +5,25 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "framework/transport/sasl_server.h"
+#include "framework/transport/tls_context.h"
+
 namespace thrum {
 namespace {
+
+// What is wrong with a --listen value: its grammar, and everything about
+// its TLS and SASL settings that can be found out without binding (the
+// certificate, key and CA load and match; every mechanism is installed;
+// the sasldb and keytab can be read), so that --check-config and start-up
+// refuse a deployment that listen() would refuse later.
+std::optional<std::string> listenProblem(const std::string& spec) {
+  std::string why;
+  auto endpoint = endpoint::parseListenSpec(spec, why);
+  if (!endpoint) return why;
+  if (endpoint->isTls() && !transport::makeServerContext(*endpoint->tls, why)) return why;
+  if (endpoint->sasl && !transport::sasl::checkServerOptions(*endpoint->sasl, why)) return why;
+  return std::nullopt;
+}
 
 // A config::Check from one of the dispatch/lanes.h parsers.
 template <typename T>
@@ -28,7 +45,7 @@ void addServiceSettings(config::Schema& schema, ServiceSettings& settings) {
       .list("listen", &settings.listen,
             "endpoint to listen on: HOST:PORT (port 0: any free port), tcp:, unix:, fd:, systemd:, "
             "tls:..., with sasl=... on any",
-            endpoint::listenSpecProblem)
+            listenProblem)
       .choice("log-level", &settings.log_level, {"trace", "debug", "info", "warn", "error"},
               "log level")
       .integer("io-threads", &o.io_threads, 1, 256, "I/O threads")

@@ -55,6 +55,10 @@ bool checkServerOptions(const endpoint::SaslServerOptions& options, std::string&
     error = "sasl: sasldb " + options.sasldb + ": " + std::strerror(errno);
     return false;
   }
+  if (!options.keytab.empty() && access(options.keytab.c_str(), R_OK) != 0) {
+    error = "sasl: keytab " + options.keytab + ": " + std::strerror(errno);
+    return false;
+  }
   return true;
 }
 

@@ -25,7 +25,8 @@
 namespace thrum::transport::sasl {
 
 // Checks what can be checked before any client comes: the library starts,
-// every listed mechanism is installed, a password mechanism has a sasldb.
+// every listed mechanism is installed, a password mechanism has a sasldb,
+// the sasldb and keytab files can be read.
 bool checkServerOptions(const endpoint::SaslServerOptions& options, std::string& error);
 
 class ServerNegotiation {

@@ -10,6 +10,9 @@ Cases:
            systemd:index=0, systemd:name=local and tls:systemd:name=secure, and
            python3-thrift's TSSLSocket calls through the last over the unix socket.
   many     one server on tcp:0, [::1]:0 and a unix path at once.
+  bad tls/sasl a missing certificate, a key that is no key, a mechanism that is
+               not installed, a missing sasldb or keytab: --check-config and
+               start-up both exit 2 naming the file or mechanism
   bad config   several bad settings from several sources: exit 2, every
            problem named, nothing created.
   tls      TCP, unix and TLS endpoints at once; Debian's python3-thrift
@@ -251,6 +254,32 @@ def case_bad_config(tmp):
     check("bad lanes: no socket file created", not os.path.exists(path))
 
 
+def case_bad_tls_and_sasl(tmp, cert):
+    # What listen() would refuse, --check-config refuses first, without binding.
+    garbage = os.path.join(tmp, "garbage.key")
+    with open(garbage, "w") as f:
+        f.write("not a key\n")
+    missing = os.path.join(tmp, "missing")
+    cases = [
+        (f"tls:port=0:cert={missing}.pem:key={garbage}",
+         f"tls cert {missing}.pem: No such file or directory"),
+        (f"tls:port=0:cert={cert}:key={garbage}", f"tls key {garbage}"),
+        (f"tcp:port=0:sasl=required:mechs=NOPE:sasldb={garbage}",
+         "sasl: mechanism NOPE is not installed"),
+        (f"tcp:port=0:sasl=required:mechs=PLAIN:sasldb={missing}.db",
+         f"sasl: sasldb {missing}.db: No such file or directory"),
+        (f"tcp:port=0:sasl=required:mechs=GSSAPI:keytab={missing}.keytab",
+         f"sasl: keytab {missing}.keytab: No such file or directory"),
+    ]
+    for spec, problem in cases:
+        for mode in (["--check-config"], []):
+            proc = subprocess.run([SERVER, *mode, "--listen", spec], capture_output=True, text=True,
+                                  timeout=30)
+            what = "--check-config" if mode else "start-up"
+            check(f"{what} refuses '{problem}': exit 2", proc.returncode == 2, proc.returncode)
+            check(f"{what} names '{problem}'", problem in proc.stderr, proc.stderr)
+
+
 def case_config_file(tmp):
     path = os.path.join(tmp, "thrum.toml")
     sock = os.path.join(tmp, "from-file.sock")
@@ -281,6 +310,7 @@ def main():
         case_systemd(tmp, cert, key)
         case_many(tmp)
         case_bad_config(tmp)
+        case_bad_tls_and_sasl(tmp, cert)
         case_config_file(tmp)
         case_tls(tmp, cert, key)
     finally:
