@@ -203,6 +203,7 @@ bool Server::reloadTls(std::string* error) {
     if (!fresh[i]) {
       why = endpoint.text + ": " + why;
       spdlog::error("TLS reload refused, keeping the current certificates: {}", why);
+      metrics_->counter("tls.reload_failures").inc();
       if (error) *error = why;
       return false;
     }
@@ -210,6 +211,7 @@ bool Server::reloadTls(std::string* error) {
   for (size_t i = 0; i < listeners_.size(); ++i) {
     if (fresh[i]) tls_contexts_[i]->store(std::move(fresh[i]));
   }
+  metrics_->counter("tls.reloads").inc();
   spdlog::info("TLS certificates reloaded");
   return true;
 }

@@ -151,7 +151,8 @@ class Server {
   // Rebuilds the TLS context of every TLS endpoint from its files. New
   // connections get the new certificate; established ones keep theirs. All
   // or nothing: on any error nothing changes and `error` names the file.
-  // Thread-safe; runUntilSignal() calls it on SIGHUP.
+  // Counted tls.reloads and tls.reload_failures. Thread-safe;
+  // runUntilSignal() calls it on SIGHUP.
   bool reloadTls(std::string* error = nullptr);
 
   // The bound TCP port of the i-th listen() (useful after binding port 0);

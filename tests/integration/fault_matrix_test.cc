@@ -25,7 +25,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <string>
@@ -598,6 +600,39 @@ TEST(FaultMatrix, ConnectionsThatSendMoreThanTheMemoryBudget) {
       << " run, " << s.metric("calls.oneway_dropped") << " dropped";
   EXPECT_TRUE(waitFor([&] { return s.metric("memory.buffered_bytes") == 0; }));
   EXPECT_TRUE(others.waitForCalls(20));
+}
+
+TEST(FaultMatrix, SighupWithABrokenCertificateUnderLoad) {
+  holdShutdownSignals();  // before any thread of this test exists
+  FaultServer s({}, /*tls=*/true);
+  Bystanders others(s.port(), kBystanders);
+  // A TLS client that keeps making new connections, each a full handshake
+  // with whatever certificate the server has then.
+  std::atomic<bool> stop{false};
+  std::atomic<int> handshakes{0}, failures{0};
+  std::thread tls_client([&] {
+    testing::SslCtx ctx = testing::clientContext(s.pki->ca_cert, TLS1_3_VERSION);
+    while (!stop) {
+      testing::OpensslPeer peer(testing::connectTcp(s.port(1)), ctx.get());
+      ++(peer.connected() && peer.ping() ? handshakes : failures);
+    }
+  });
+  std::thread signals([&] { runUntilSignal(*s.server); });
+  ASSERT_TRUE(waitFor([&] { return handshakes >= 5; }));
+  std::ofstream(s.pki->server_cert) << "not a certificate\n";
+  ASSERT_EQ(kill(getpid(), SIGHUP), 0);
+  EXPECT_TRUE(waitFor([&] { return s.metric("tls.reload_failures") == 1; }));
+  EXPECT_EQ(s.metric("tls.reloads"), 0);
+  int at = handshakes;
+  EXPECT_TRUE(waitFor([&] { return handshakes >= at + 10; })) << "the old certificate serves on";
+  EXPECT_TRUE(others.waitForCalls(20));
+  stop = true;
+  tls_client.join();
+  EXPECT_EQ(failures, 0);
+  ASSERT_EQ(kill(getpid(), SIGTERM), 0);
+  signals.join();
+  EXPECT_EQ(s.server->openConnections(), 0u) << "the stop drained every connection";
+  EXPECT_TRUE(allAccountedFor(s));
 }
 
 TEST(FaultMatrix, AClientThatNeverReads) {
