@@ -103,6 +103,28 @@ class ConnectionCall final : public dispatch::Call {
   size_t request_bytes_;  // what its request holds of the memory budget until done
 };
 
+// A connection held by a task on another thread (the auth pool). However the
+// task ends (run, or dropped unrun by a stopping pool), its reference goes
+// back to the connection's I/O thread, so a connection is never destroyed
+// on another thread.
+class ForeignRef {
+ public:
+  explicit ForeignRef(std::shared_ptr<Connection> c) : c_(std::move(c)) {}
+  ForeignRef(const ForeignRef&) = default;  // std::function copies its task
+  ForeignRef& operator=(const ForeignRef&) = delete;
+  ~ForeignRef() {
+    if (c_) {
+      auto executor = c_->executor();
+      asio::post(executor, [c = std::move(c_)] {});
+    }
+  }
+  Connection* operator->() const { return c_.get(); }
+  std::shared_ptr<Connection> take() { return std::move(c_); }
+
+ private:
+  std::shared_ptr<Connection> c_;
+};
+
 }  // namespace
 
 struct Connection::Sasl {
@@ -422,11 +444,13 @@ void Connection::saslNegotiate() {
 }
 
 void Connection::saslStep(transport::sasl::Message message) {
-  auto task = [self = shared_from_this(), m = std::move(message)] {
+  auto task = [ref = ForeignRef(shared_from_this()), m = std::move(message)]() mutable {
     // On the auth pool: Cyrus may block here (password lookups, Kerberos).
-    auto step = self->sasl_->negotiation->receive(m);
-    asio::post(self->socket_.get_executor(),
-               [self, step = std::move(step)]() mutable { self->onSaslStep(std::move(step)); });
+    auto step = ref->sasl_->negotiation->receive(m);
+    auto executor = ref->executor();
+    asio::post(executor, [self = ref.take(), step = std::move(step)]() mutable {
+      self->onSaslStep(std::move(step));
+    });
   };
   if (core_.auth_pool.trySubmit(std::move(task))) {
     core_.sasl_steps.inc();

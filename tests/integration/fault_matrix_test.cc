@@ -27,6 +27,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <memory>
@@ -41,10 +44,12 @@
 #include <thrift/transport/TTransportException.h>
 
 #include "framework/client/connect.h"
+#include "framework/endpoint/listener.h"
 #include "framework/server/server.h"
 #include "framework/transport/overload.h"
 #include "framework/transport/sasl_wire.h"
 #include "tests/support/clients.h"
+#include "tests/support/fake_saslauthd.h"
 #include "tests/support/many_clients.h"
 #include "tests/support/openssl_peer.h"
 #include "tests/support/sasldb.h"
@@ -73,9 +78,10 @@ const Stack kFramed{Framing::kFramed, Protocol::kBinary};
 constexpr size_t kBystanders = 4;
 
 // A server with a plain endpoint (listener 0), and on request a TLS one and
-// a SASL (PLAIN, sasldb) one.
+// a SASL (PLAIN and DIGEST-MD5, sasldb) one, then `more` endpoints.
 struct FaultServer {
-  explicit FaultServer(ServerOptions options = {}, bool tls = false, bool sasl = false)
+  explicit FaultServer(ServerOptions options = {}, bool tls = false, bool sasl = false,
+                       const std::vector<std::string>& more = {})
       : handler(std::make_shared<testing::TestHandler>()),
         server(
             std::make_unique<Server>(std::make_shared<bench::BenchProcessor>(handler), options)) {
@@ -87,9 +93,10 @@ struct FaultServer {
     }
     if (sasl) {
       db = std::make_unique<testing::Sasldb>();
-      listen("tcp:port=0:interface=127.0.0.1:sasl=required:mechs=PLAIN:sasldb=" + db->path +
-             ":realm=" + testing::kRealm + ":hostname=localhost");
+      listen("tcp:port=0:interface=127.0.0.1:sasl=required:mechs=PLAIN,DIGEST-MD5:sasldb=" +
+             db->path + ":realm=" + testing::kRealm + ":hostname=localhost");
     }
+    for (const auto& spec : more) listen(spec);
     server->start();
   }
   ~FaultServer() {
@@ -253,6 +260,149 @@ TEST(FaultMatrix, ClientDisconnectsMidRequest) {
   EXPECT_EQ(s.metric("replies.dropped"), 0) << "no call was taken, so none is owed";
 }
 
+TEST(FaultMatrix, AResetInTheMiddleOfAReply) {
+  FaultServer s;
+  Bystanders others(s.port(), kBystanders);
+  {
+    RawClient raw(s.port());
+    raw.send(testing::encodeWith(kFramed, [](auto& c) { c.send_echo(std::string(8 << 20, 'r')); }));
+    raw.readExactly(64 * 1024);  // the reply has begun
+    raw.reset();
+  }
+  // Which of the write or the read meets the reset first is the kernel's
+  // choice: either way the peer ended it.
+  EXPECT_TRUE(waitFor([&] {
+    return s.metric("connections.closed.peer_reset") + s.metric("connections.closed.peer_closed") ==
+           1;
+  }));
+  EXPECT_TRUE(waitFor([&] { return s.metric("replies.dropped") == 1; }))
+      << "the reply cut short is counted, not taken for written";
+  EXPECT_TRUE(others.waitForCalls(20));
+  EXPECT_TRUE(s.onlyBystandersLeft());
+  EXPECT_TRUE(allAccountedFor(s));
+  EXPECT_TRUE(waitFor([&] { return s.metric("memory.buffered_bytes") == 0; }));
+}
+
+TEST(FaultMatrix, ZeroLengthFrames) {
+  FaultServer s({}, /*tls=*/false, /*sasl=*/true);
+  Bystanders others(s.port(), kBystanders);
+  // A framed connection: a zero-length frame after a call is no message.
+  RawClient framed(s.port());
+  framed.send(framedPing() + std::string(4, '\0'));
+  EXPECT_FALSE(framed.readUntilClosed().empty()) << "the ping before it is answered";
+  EXPECT_TRUE(waitFor([&] { return s.metric("connections.closed.empty_frame") == 1; }));
+  // The SASL transport's data frames: an empty one carries nothing (Java's
+  // and Python's readers skip them too), so calls around them are answered.
+  std::string call =
+      testing::encodeWith({Framing::kUnframed, Protocol::kBinary}, [](auto& c) { c.send_ping(); });
+  std::string session;
+  transport::sasl::appendMessage(transport::sasl::Status::kStart, "PLAIN", session);
+  transport::sasl::appendMessage(transport::sasl::Status::kComplete,
+                                 std::string("\0alice\0secret", 13), session);
+  for (int i = 0; i < 2; ++i) {
+    session += std::string(8, '\0');  // two empty frames
+    transport::appendBe32(static_cast<uint32_t>(call.size()), session);
+    session += call;
+  }
+  RawClient sasl(s.port(1));
+  sasl.send(session);
+  EXPECT_EQ(sasl.readExactly(5)[0], 5) << "COMPLETE";
+  for (int i = 0; i < 2; ++i) {
+    std::string header = sasl.readExactly(4);
+    EXPECT_EQ(sasl.readExactly(transport::loadBe32(header.data()))[3], 2) << "a REPLY";
+  }
+  sasl.close();
+  EXPECT_TRUE(others.waitForCalls(20));
+  EXPECT_TRUE(s.onlyBystandersLeft());
+  EXPECT_TRUE(allAccountedFor(s));
+}
+
+TEST(FaultMatrix, DataFramesBeforeTheSaslNegotiationIsDone) {
+  FaultServer s({}, /*tls=*/false, /*sasl=*/true);
+  Bystanders others(s.port(), kBystanders);
+  std::string frame;
+  std::string call =
+      testing::encodeWith({Framing::kUnframed, Protocol::kBinary}, [](auto& c) { c.send_ping(); });
+  transport::appendBe32(static_cast<uint32_t>(call.size()), frame);
+  frame += call;
+  // DIGEST-MD5 needs a challenge and a response: a data frame in their
+  // place is read as a negotiation message, whose status byte is 0.
+  std::string early;
+  transport::sasl::appendMessage(transport::sasl::Status::kStart, "DIGEST-MD5", early);
+  transport::sasl::appendMessage(transport::sasl::Status::kOk, "", early);
+  RawClient raw(s.port(1));
+  raw.send(early + frame);
+  std::string got = raw.readUntilClosed();
+  std::string error;
+  transport::sasl::appendMessage(transport::sasl::Status::kError, "Invalid status 0", error);
+  EXPECT_TRUE(got.size() > error.size() && got.ends_with(error)) << "the challenge, then ERROR";
+  EXPECT_TRUE(waitFor([&] { return s.metric("connections.closed.sasl_error") == 1; }));
+  EXPECT_EQ(s.metric("sasl.authenticated"), 0);
+  // PLAIN is done with the client's first message: its data may follow at
+  // once (Java's client does so), and is kept until the negotiation ends.
+  std::string plain;
+  transport::sasl::appendMessage(transport::sasl::Status::kStart, "PLAIN", plain);
+  transport::sasl::appendMessage(transport::sasl::Status::kComplete,
+                                 std::string("\0alice\0secret", 13), plain);
+  RawClient java(s.port(1));
+  java.send(plain + frame);
+  EXPECT_EQ(java.readExactly(5)[0], 5) << "COMPLETE";
+  std::string header = java.readExactly(4);
+  EXPECT_EQ(java.readExactly(transport::loadBe32(header.data()))[3], 2) << "a REPLY";
+  java.close();
+  EXPECT_TRUE(others.waitForCalls(20));
+  EXPECT_TRUE(s.onlyBystandersLeft());
+  EXPECT_TRUE(allAccountedFor(s));
+}
+
+TEST(FaultMatrix, SaslQopChurn) {
+  FaultServer s({}, /*tls=*/false, /*sasl=*/true);
+  Bystanders others(s.port(), kBystanders);
+  // DIGEST-MD5 at each QoP, six clients at once, each connecting, calling
+  // and leaving (every other one with a reset while its call is on the
+  // way), three rounds: every security layer outlives its negotiation and
+  // is disposed of on its I/O thread.
+  size_t made = 0;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::thread> clients;
+    std::atomic<int> failures{0};
+    for (const char* qop : {"auth", "auth-int", "auth-conf"}) {
+      for (int i = 0; i < 6; ++i) {
+        clients.emplace_back([&, qop, i] {
+          std::string error;
+          auto conn =
+              client::connect("tcp:host=127.0.0.1:port=" + std::to_string(s.port(1)) +
+                                  ":sasl=DIGEST-MD5:user=alice:hostname=localhost:qop=" + qop,
+                              {.sasl_password = "secret"}, error);
+          if (!conn) {
+            ++failures;
+            return;
+          }
+          bench::BenchClient client(conn->protocol);
+          std::string out;
+          client.echo(out, std::string(5000, 'q'));
+          if (out.size() != 5000) ++failures;
+          if (i % 2 == 1) {
+            client.send_echo("sleep:5:gone");
+            linger off{1, 0};
+            setsockopt(conn->socket->getSocketFD(), SOL_SOCKET, SO_LINGER, &off, sizeof(off));
+          }
+          conn->transport->close();
+        });
+      }
+    }
+    for (auto& t : clients) t.join();
+    made += clients.size();
+    EXPECT_EQ(failures, 0) << "round " << round;
+    EXPECT_TRUE(s.onlyBystandersLeft()) << "round " << round;
+    EXPECT_TRUE(others.waitForCalls(5));
+  }
+  EXPECT_EQ(s.metric("sasl.authenticated"), int64_t(made));
+  EXPECT_GE(s.metric("connections.closed.peer_reset") + s.metric("connections.closed.peer_closed"),
+            int64_t(made));
+  EXPECT_TRUE(allAccountedFor(s));
+}
+
 TEST(FaultMatrix, ClientDisconnectsMidReply) {
   FaultServer s;
   Bystanders others(s.port(), kBystanders);
@@ -391,6 +541,87 @@ TEST(FaultMatrix, AThousandWrongPasswords) {
   EXPECT_EQ(s.metric("sasl.authenticated"), 0);
   EXPECT_TRUE(others.waitForCalls(20));
   EXPECT_TRUE(s.onlyBystandersLeft());
+}
+
+TEST(FaultMatrix, TenThousandConnectionsOpenedAndDroppedAtOnce) {
+  // Both ends of 10,000 connections would not fit in one process's
+  // descriptors: another process (python3) opens them, pings on every
+  // tenth, and exits, so the kernel drops them all at once, every other
+  // one with a reset.
+  constexpr int kConnections = 10000;
+  if (endpoint::raiseOpenFileLimit() < kConnections + 500) {
+    GTEST_SKIP() << "this machine allows fewer than " << kConnections + 500 << " descriptors";
+  }
+  FaultServer s({.max_connections = 20000});
+  Bystanders others(s.port(), kBystanders);
+  std::string ping_hex;
+  for (unsigned char c : framedPing()) {
+    char hex[3];
+    std::snprintf(hex, sizeof(hex), "%02x", c);
+    ping_hex += hex;
+  }
+  std::string script =
+      "import os, resource, socket, struct, sys\n"
+      "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+      "resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))\n"
+      "ping = bytes.fromhex(sys.argv[2])\n"
+      "held = []\n"
+      "for i in range(int(sys.argv[3])):\n"
+      "    s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
+      "    if i % 2: s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n"
+      "    if i % 10 == 0: s.sendall(ping)\n"
+      "    held.append(s)\n"
+      "os._exit(0)\n";
+  std::string command = "/usr/bin/python3 -c \"" + script + "\" " + std::to_string(s.port()) + " " +
+                        ping_hex + " " + std::to_string(kConnections);
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  EXPECT_TRUE(waitFor(
+      [&] { return s.metric("connections.accepted") == int64_t(kBystanders) + kConnections; }, 60s))
+      << s.metric("connections.accepted");
+  EXPECT_TRUE(waitFor([&] { return s.server->openConnections() == kBystanders; }, 60s))
+      << s.server->openConnections() << " still open";
+  EXPECT_EQ(s.metric("connections.closed.peer_reset") + s.metric("connections.closed.peer_closed") +
+                s.metric("connections.closed.io_error"),
+            kConnections);
+  EXPECT_TRUE(others.waitForCalls(20));
+  EXPECT_TRUE(allAccountedFor(s));
+}
+
+TEST(FaultMatrix, SigtermWhileNegotiationsWaitOnABlockedAuthPool) {
+  holdShutdownSignals();  // before any thread of this test exists
+  std::string pattern = (std::filesystem::temp_directory_path() / "thrum-authd-XXXXXX").string();
+  std::string dir = mkdtemp(pattern.data());
+  testing::FakeSaslauthd saslauthd(dir + "/mux", {{"alice", "secret"}});
+  FaultServer s({.drain_timeout = 5s, .auth_threads = 2, .auth_queue = 64}, false, false,
+                {"tcp:port=0:interface=127.0.0.1:sasl=required:mechs=PLAIN:realm=THRUM.TEST:"
+                 "saslauthd=" +
+                 saslauthd.path()});
+  Bystanders others(s.port(), kBystanders);
+  // Two negotiations hold both auth threads in a password check that does
+  // not answer ("slow"); ten more wait in the auth pool's queue.
+  std::string attempt;
+  transport::sasl::appendMessage(transport::sasl::Status::kStart, "PLAIN", attempt);
+  transport::sasl::appendMessage(transport::sasl::Status::kOk, std::string("\0slow\0x", 7),
+                                 attempt);
+  std::vector<std::unique_ptr<RawClient>> waiting;
+  for (int i = 0; i < 12; ++i) {
+    waiting.push_back(std::make_unique<RawClient>(s.port(1)));
+    waiting.back()->send(attempt);
+  }
+  ASSERT_TRUE(waitFor([&] { return saslauthd.held() == 2; }));
+  EXPECT_TRUE(others.waitForCalls(20)) << "served while the auth pool is stuck";
+  // SIGTERM; the password back end answers a moment later, within the drain.
+  std::thread backend([&] {
+    std::this_thread::sleep_for(200ms);
+    saslauthd.release();
+  });
+  ASSERT_EQ(kill(getpid(), SIGTERM), 0);
+  EXPECT_EQ(runUntilSignal(*s.server), SIGTERM) << "stopped, and did not end the process";
+  backend.join();
+  EXPECT_EQ(s.server->openConnections(), 0u);
+  EXPECT_EQ(saslauthd.checks(), 2) << "the queued negotiations were dropped, never checked";
+  for (auto& client : waiting) client->readUntilClosed();  // each one closed
+  std::filesystem::remove_all(dir);
 }
 
 TEST(FaultMatrix, TlsGarbage) {
