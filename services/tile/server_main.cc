@@ -114,15 +114,7 @@ int main(int argc, char** argv) {
                                      .time_limit = std::chrono::milliseconds(render_timeout_ms)},
                                     e);
       },
-      [&](const MetatileKey& key, RenderOutcome& outcome) {
-        if (!outcome.ok) {
-          spdlog::warn("render {}/{}/{}/{} failed: {}", key.style, key.m.z, key.m.x, key.m.y,
-                       outcome.error);
-          return;
-        }
-        std::string why;
-        if (!cache.put(key, outcome.pngs, why)) spdlog::error("cache: {}", why);
-      });
+      [&](const MetatileKey& key, RenderOutcome& outcome) { storeRendered(cache, key, outcome); });
   queue.setPauseBackground(pause_background == "on");
   if (!queue.start(error)) {  // loads every style in every render process
     std::cerr << error << "\n";

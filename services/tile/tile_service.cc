@@ -7,6 +7,21 @@
 #include <spdlog/spdlog.h>
 
 namespace thrum::tile {
+
+void storeRendered(TileCache& cache, const MetatileKey& key, RenderOutcome& outcome) {
+  std::string where = key.style + "/" + std::to_string(key.m.z) + "/" + std::to_string(key.m.x) +
+                      "/" + std::to_string(key.m.y);
+  if (!outcome.ok) {
+    spdlog::warn("render {} failed: {}", where, outcome.error);
+    return;
+  }
+  std::string why;
+  if (cache.put(key, outcome.pngs, why)) return;
+  spdlog::error("render {}: the cache cannot store it: {}", where, why);
+  outcome.ok = false;
+  outcome.error = "rendered, but the cache cannot store it: " + why;
+  outcome.pngs.clear();
+}
 namespace {
 
 Priority fromApi(api::Priority::type p) {

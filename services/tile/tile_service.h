@@ -32,6 +32,12 @@ struct TileServiceOptions {
   int64_t max_range_metatiles = 1 << 20;
 };
 
+// The render queue's Store for a server: a successful render is written to
+// `cache`; a render the cache cannot store (a full or read-only disk) fails
+// with that reason, so its waiters hear why instead of getting tiles that
+// will not be there when asked again. Failures are logged with the metatile.
+void storeRendered(TileCache& cache, const MetatileKey& key, RenderOutcome& outcome);
+
 class TileServiceHandler : public api::TileServiceIf {
  public:
   TileServiceHandler(TileServiceOptions options, TileCache& cache, RenderQueue& queue);

@@ -21,18 +21,22 @@
 //   a client that never reads           FaultMatrix.AClientThatNeverReads
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,6 +59,7 @@
 #include "tests/support/sasldb.h"
 #include "tests/support/test_handler.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/tile_stack.h"
 #include "tests/support/wait.h"
 
 #include <arpa/inet.h>
@@ -892,6 +897,239 @@ TEST(FaultMatrix, AClientThatNeverReads) {
   // Every call it got in is accounted for: written to the socket, or dropped.
   EXPECT_TRUE(allAccountedFor(s));
   EXPECT_GT(s.metric("replies.dropped"), 0);
+}
+
+// The tile service: its cache's disk, its cache's files, its render processes.
+
+// A small tmpfs mounted on a fresh directory (tests run as root, as CI
+// does), unmounted and removed with the object: a disk that can really be
+// full or read-only.
+class SmallDisk {
+ public:
+  explicit SmallDisk(size_t bytes) : options_("size=" + std::to_string(bytes)) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "thrum-disk-XXXXXX").string();
+    dir = mkdtemp(pattern.data());
+    mounted_ = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, options_.c_str()) == 0;
+    if (!mounted_) why = std::strerror(errno);
+  }
+  ~SmallDisk() {
+    if (mounted_) ::umount2(dir.c_str(), MNT_DETACH);
+    std::filesystem::remove_all(dir);
+  }
+  bool mounted() const { return mounted_; }
+  void readOnly(bool ro) {
+    ASSERT_EQ(
+        ::mount(nullptr, dir.c_str(), nullptr, MS_REMOUNT | (ro ? MS_RDONLY : 0), options_.c_str()),
+        0)
+        << std::strerror(errno);
+  }
+  // Takes every byte left with a file of its own, or gives them back.
+  void fill() {
+    std::ofstream filler(dir + "/filler", std::ios::binary);
+    std::string block(64 * 1024, '\0');
+    while (filler.write(block.data(), block.size())) {
+    }
+  }
+  void unfill() { std::filesystem::remove(dir + "/filler"); }
+  // Every file under the directory but the filler.
+  std::vector<std::string> files() const {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+      if (e.is_regular_file() && e.path().filename() != "filler") out.push_back(e.path());
+    }
+    return out;
+  }
+
+  std::string dir, why;
+
+ private:
+  std::string options_;
+  bool mounted_ = false;
+};
+
+// Cache hits read on a thread of their own until destroyed: the tile
+// service's bystander, which must be served whatever happens to renders.
+class HitReader {
+ public:
+  HitReader(testing::TileStack& stack, tile::api::TileRequest hit) {
+    thread_ = std::thread([this, &stack, hit] {
+      auto c = stack.client();
+      while (!stop_) {
+        try {
+          tile::api::Tile t;
+          c->getTile(t, hit);
+          ++(t.source == tile::api::Source::CACHE ? hits_ : failures_);
+        } catch (const std::exception&) {
+          ++failures_;
+        }
+      }
+    });
+  }
+  ~HitReader() {
+    stop_ = true;
+    thread_.join();
+  }
+  bool waitForHits(int n) {
+    int target = hits_ + n;
+    return waitFor([&] { return hits_ >= target || failures_ > 0; }) && failures_ == 0;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> hits_{0}, failures_{0};
+  std::thread thread_;
+};
+
+// getTile's failure reason, or "" when it returned a tile.
+std::string renderFailure(testing::TileStack::Client& c, const tile::api::TileRequest& r) {
+  try {
+    tile::api::Tile t;
+    c->getTile(t, r);
+    return testing::isTilePng(t.png) ? "" : "not a tile";
+  } catch (const tile::api::RenderFailed& e) {
+    return e.reason.empty() ? "RenderFailed" : e.reason;
+  }
+}
+
+TEST(FaultMatrix, TheTileCacheOnAFullOrReadOnlyDisk) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounting a small disk needs root";
+  SmallDisk disk(8 << 20);
+  ASSERT_TRUE(disk.mounted()) << "mount tmpfs: " << disk.why;
+  testing::TileStack stack(disk.dir);
+  auto c = stack.client();
+  ASSERT_EQ(renderFailure(c, testing::req(2, 1, 1)), "");
+  HitReader hits(stack, testing::req(2, 1, 1));
+  ASSERT_TRUE(hits.waitForHits(5));
+  // Full: the render fails with the disk's reason, and leaves no file.
+  disk.fill();
+  EXPECT_NE(renderFailure(c, testing::req(3, 0, 0)).find("No space left on device"),
+            std::string::npos);
+  EXPECT_TRUE(hits.waitForHits(5)) << "hits are served from the full disk";
+  // Read-only: the same, with its reason.
+  disk.unfill();
+  disk.readOnly(true);
+  EXPECT_NE(renderFailure(c, testing::req(4, 0, 0)).find("Read-only file system"),
+            std::string::npos);
+  EXPECT_TRUE(hits.waitForHits(5)) << "and from the read-only one";
+  EXPECT_EQ(disk.files().size(), 1u) << "only the first metatile; nothing half-written";
+  // Writable again, the render is stored and then served from the cache.
+  disk.readOnly(false);
+  EXPECT_EQ(renderFailure(c, testing::req(4, 0, 0)), "");
+  tile::api::Tile again;
+  c->getTile(again, testing::req(4, 0, 0));
+  EXPECT_EQ(again.source, tile::api::Source::CACHE);
+  EXPECT_EQ(disk.files().size(), 2u);
+}
+
+TEST(FaultMatrix, ACorruptMetaFile) {
+  std::string pattern = (std::filesystem::temp_directory_path() / "thrum-tiles-XXXXXX").string();
+  std::string dir = mkdtemp(pattern.data());
+  {
+    testing::TileStack stack(dir);
+    auto c = stack.client();
+    ASSERT_EQ(renderFailure(c, testing::req(2, 1, 1)), "");
+    ASSERT_EQ(renderFailure(c, testing::req(5, 16, 8)), "");
+    HitReader hits(stack, testing::req(2, 1, 1));
+    // One file cut in half, as a crash mid-copy would leave it; one whose
+    // header is overwritten with garbage.
+    std::string cut = stack.cache().path({"world", tile::metatileOf({5, 16, 8})});
+    std::filesystem::resize_file(cut, std::filesystem::file_size(cut) / 2);
+    std::string garbled = stack.cache().path({"world", tile::metatileOf({3, 0, 0})});
+    ASSERT_EQ(renderFailure(c, testing::req(3, 0, 0)), "");
+    {
+      std::fstream f(garbled, std::ios::in | std::ios::out | std::ios::binary);
+      f.write("GARBAGE GARBAGE GARBAGE", 23);
+    }
+    // Neither is served: each is rendered again and replaced.
+    for (auto r : {testing::req(5, 16, 8), testing::req(3, 0, 0)}) {
+      tile::api::Tile t;
+      c->getTile(t, r);
+      EXPECT_EQ(t.source, tile::api::Source::RENDERED) << r.z;
+      EXPECT_TRUE(testing::isTilePng(t.png)) << r.z;
+      c->getTile(t, r);
+      EXPECT_EQ(t.source, tile::api::Source::CACHE) << r.z << ": the new file is good";
+    }
+    EXPECT_EQ(stack.cache().corrupt(), 2);
+    EXPECT_TRUE(hits.waitForHits(5));
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// The thrum-tile-render processes this process started.
+std::vector<pid_t> renderProcesses() {
+  std::vector<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    pid_t pid = std::atoi(e.path().filename().c_str());
+    if (pid <= 0) continue;
+    std::ifstream in(e.path() / "stat");
+    std::string line;
+    std::getline(in, line);  // "PID (COMM) STATE PPID ..."
+    size_t open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state = 0;
+    pid_t parent = 0;
+    rest >> state >> parent;
+    if (parent == getpid() && line.substr(open + 1, close - open - 1) == "thrum-tile-rend") {
+      out.push_back(pid);
+    }
+  }
+  return out;
+}
+
+// The n-th of 24 metatiles of zoom 7 nothing else renders.
+tile::api::TileRequest uncached(int n) {
+  return testing::req(7, (n % 16) * 8, 64 + (n / 16) * 8);
+}
+
+TEST(FaultMatrix, RenderProcessesKilledMidRenderUnderLoad) {
+  std::string pattern = (std::filesystem::temp_directory_path() / "thrum-tiles-XXXXXX").string();
+  std::string dir = mkdtemp(pattern.data());
+  {
+    testing::TileStack stack(dir);
+    auto c = stack.client();
+    ASSERT_EQ(renderFailure(c, testing::req(2, 1, 1)), "");
+    HitReader hits(stack, testing::req(2, 1, 1));
+    // Four clients ask for six uncached metatiles each, one after another.
+    std::vector<std::vector<std::string>> reasons(4);
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 4; ++i) {
+      clients.emplace_back([&, i] {
+        auto mine = stack.client();
+        for (int j = 0; j < 6; ++j) {
+          reasons[i].push_back(renderFailure(mine, uncached(i * 6 + j)));
+        }
+      });
+    }
+    // Renders under way: kill every render process (one per render slot).
+    EXPECT_TRUE(waitFor([&] { return stack.queue().rendering() == 2; }));
+    std::vector<pid_t> killed = renderProcesses();
+    EXPECT_FALSE(killed.empty());
+    for (pid_t pid : killed) EXPECT_EQ(::kill(pid, SIGKILL), 0);
+    for (auto& t : clients) t.join();
+    int failed = 0;
+    for (const auto& mine : reasons) {
+      for (const auto& reason : mine) {
+        if (reason.empty()) continue;
+        ++failed;
+        EXPECT_NE(reason.find("killed by signal 9"), std::string::npos) << reason;
+      }
+    }
+    EXPECT_GE(failed, 1) << "the renders under way failed, named by the signal";
+    EXPECT_LE(failed, int(killed.size()));
+    EXPECT_TRUE(hits.waitForHits(5)) << "hits served throughout";
+    // New processes took their places, and the failed metatiles render now.
+    std::vector<pid_t> now = renderProcesses();
+    EXPECT_EQ(now.size(), killed.size());
+    for (pid_t pid : now) EXPECT_EQ(std::count(killed.begin(), killed.end(), pid), 0);
+    for (int i = 0; i < 4; ++i) {
+      for (int j = 0; j < 6; ++j) {
+        if (reasons[i][j].empty()) continue;
+        EXPECT_EQ(renderFailure(c, uncached(i * 6 + j)), "");
+      }
+    }
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

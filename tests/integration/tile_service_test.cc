@@ -16,6 +16,7 @@
 #include "framework/client/connect.h"
 #include "framework/server/server.h"
 #include "services/tile/render_process.h"
+#include "tests/support/tile_stack.h"
 #include "tests/support/wait.h"
 
 #include <mapnik/image.hpp>
@@ -26,88 +27,12 @@ namespace thrum::tile {
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kData = THRUM_TILE_DATA "/shp";
-const std::string kStyle = THRUM_SOURCE_DIR "/services/tile/style/world.xml";
+using testing::kData;
+using testing::kStyle;
 
-bool isTilePng(const std::string& png) {
-  std::unique_ptr<mapnik::image_reader> reader(mapnik::get_image_reader(png.data(), png.size()));
-  return reader && reader->width() == 256 && reader->height() == 256;
-}
-
-// A whole tile server on 127.0.0.1:0 over a cache directory.
-class TileStack {
- public:
-  TileStack(const std::string& cache_dir, Scheduler::Options queue_options = defaults(),
-            std::chrono::milliseconds render_limit = std::chrono::seconds(60))
-      : cache_(cache_dir) {
-    std::string error;
-    RenderProcess::Options render{.program = THRUM_TILE_RENDER,
-                                  .styles = {{"world", kStyle, kData}},
-                                  .encode_threads = 2,
-                                  .time_limit = render_limit};
-    queue_ = std::make_unique<RenderQueue>(
-        queue_options,
-        [render](bool, std::string& e) -> std::unique_ptr<RenderBackend> {
-          return RenderProcess::start(render, e);
-        },
-        [this](const MetatileKey& key, RenderOutcome& o) {
-          std::string why;
-          if (o.ok && !cache_.put(key, o.pngs, why)) throw std::runtime_error(why);
-        });
-    if (!queue_->start(error)) throw std::runtime_error(error);
-    TileServiceOptions service;
-    service.styles = {{"world", 0, 12}};
-    server_ = std::make_unique<Server>(std::make_shared<api::TileServiceProcessor>(
-        std::make_shared<TileServiceHandler>(service, cache_, *queue_)));
-    if (server_->listen("tcp:port=0:interface=127.0.0.1", &error)) {
-      throw std::runtime_error(error);
-    }
-    server_->start();
-  }
-  ~TileStack() {
-    server_->stop();
-    queue_->stop();
-  }
-
-  static Scheduler::Options defaults() {
-    Scheduler::Options o;
-    o.render_slots = 2;
-    return o;
-  }
-
-  // A connected client; keep the connection alive as long as the client.
-  struct Client {
-    client::Connection conn;
-    std::unique_ptr<api::TileServiceClient> api;
-    api::TileServiceClient* operator->() { return api.get(); }
-  };
-  Client client() {
-    std::string error;
-    auto conn = client::connect("tcp:host=127.0.0.1:port=" + std::to_string(server_->port()),
-                                {.io_timeout = std::chrono::milliseconds(60000)}, error);
-    if (!conn) throw std::runtime_error(error);
-    Client c{*conn, nullptr};
-    c.api = std::make_unique<api::TileServiceClient>(c.conn.protocol);
-    return c;
-  }
-
-  TileCache& cache() { return cache_; }
-
- private:
-  TileCache cache_;
-  std::unique_ptr<RenderQueue> queue_;
-  std::unique_ptr<Server> server_;
-};
-
-api::TileRequest req(int z, int x, int y, api::Priority::type p = api::Priority::INTERACTIVE) {
-  api::TileRequest r;
-  r.style = "world";
-  r.z = z;
-  r.x = x;
-  r.y = y;
-  r.__set_priority(p);
-  return r;
-}
+using testing::isTilePng;
+using testing::req;
+using testing::TileStack;
 
 class TileService : public ::testing::Test {
  protected:
