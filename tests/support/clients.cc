@@ -72,6 +72,10 @@ std::string encodeWith(const Stack& stack, const std::function<void(bench::Bench
 
 RawClient::RawClient(uint16_t port) : socket_(ctx_) {
   socket_.connect({asio::ip::make_address("127.0.0.1"), port});
+  // A reply that never comes fails the test (the read throws) instead of
+  // hanging it.
+  timeval limit{.tv_sec = 60, .tv_usec = 0};
+  setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
 }
 
 void RawClient::send(std::string_view bytes) {

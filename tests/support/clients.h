@@ -53,7 +53,8 @@ StockClient connectStock(uint16_t port, const Stack& stack, const std::string& s
 // socket: the exact request bytes on the wire, framing included.
 std::string encodeWith(const Stack& stack, const std::function<void(bench::BenchClient&)>& calls);
 
-// A blocking loopback socket for raw bytes.
+// A blocking loopback socket for raw bytes. Reads give up (throw) after 60 s
+// without a byte.
 class RawClient {
  public:
   explicit RawClient(uint16_t port);
