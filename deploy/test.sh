@@ -14,7 +14,7 @@ deploy/prepare-data.sh build/tile-data
 
 jobs=$(nproc)
 # Test executables whose cases also run under ThreadSanitizer.
-TSAN_EXES="io_test dispatch_test metrics_test server_test timeouts_test admission_test endpoints_test tls_test sasl_test sasl_scale_test sasl_churn_test render_queue_test"
+TSAN_EXES="io_test dispatch_test metrics_test server_test timeouts_test admission_test endpoints_test tls_test sasl_test sasl_scale_test sasl_churn_test fault_matrix_test render_queue_test tile_service_test"
 TSAN_TESTS="-R ^(${TSAN_EXES// /|})\."
 
 passed=0
@@ -45,7 +45,6 @@ run_suite() {
 }
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 run_suite build/release "-LE memcheck"
 run_suite build/release "-L memcheck"

@@ -28,12 +28,6 @@ class ByteCursor {
     v = bytes_[pos_++];
     return true;
   }
-  bool be16(int16_t& v) {
-    if (available() < 2) return false;
-    v = static_cast<int16_t>((bytes_[pos_] << 8) | bytes_[pos_ + 1]);
-    pos_ += 2;
-    return true;
-  }
   bool be32(uint32_t& v) {
     if (available() < 4) return false;
     v = (uint32_t{bytes_[pos_]} << 24) | (uint32_t{bytes_[pos_ + 1]} << 16) |

@@ -7,8 +7,10 @@
 //
 //   transport::MessageHeader header;
 //   size_t header_size = 0;
-//   transport::WireErrc err = transport::parseHeader(
-//       bytes, transport::Protocol::kBinary, header, header_size);
+//   transport::WireErrc err = transport::WireErrc::kOk;
+//   transport::Scan s = transport::parseHeader(bytes, transport::Protocol::kBinary,
+//                                              max_message_bytes, header, header_size, err);
+//   if (s == transport::Scan::kError) close(err);  // kNeedMore: wait for more bytes
 #pragma once
 
 #include <cstddef>

@@ -124,6 +124,25 @@ TEST_F(PoolFixture, StopAbandonsQueuedCallsAndFinishesRunningOnes) {
   EXPECT_FALSE(pool.trySubmit(d)) << "a stopped pool takes nothing";
 }
 
+TEST_F(PoolFixture, AStopThatReachesItsDeadlineNamesTheCallStillRunning) {
+  WorkerPool pool(dispatcher, metrics, {.threads = 1, .queue_capacity = 8});
+  pool.start();
+  std::promise<std::string> running;
+  auto a = makeCall([](auto& c) { c.send_echo("block"); }, running);
+  ASSERT_TRUE(pool.trySubmit(a));
+  ASSERT_TRUE(handler->gate.waitForWaiting(1));
+  EXPECT_FALSE(pool.stop(WorkerPool::Clock::now() + std::chrono::milliseconds(50)))
+      << "the handler does not return";
+  auto still = pool.running();
+  ASSERT_EQ(still.size(), 1u);
+  EXPECT_EQ(still[0].method, "echo");
+  EXPECT_EQ(still[0].peer, "10.1.2.3:4567");
+  EXPECT_GE(still[0].running_for, std::chrono::milliseconds(50));
+  handler->gate.release();
+  EXPECT_TRUE(pool.stop()) << "and once it has returned, the stop finishes";
+  EXPECT_TRUE(pool.running().empty());
+}
+
 TEST_F(PoolFixture, HandlerExceptionsBecomeApplicationErrorsAndWorkerLivesOn) {
   WorkerPool pool(dispatcher, metrics, {.threads = 1, .queue_capacity = 8});
   pool.start();

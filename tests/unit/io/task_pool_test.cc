@@ -49,5 +49,18 @@ TEST(TaskPool, StopLeavesQueuedTasksUnrunAndReleasesWhatTheyHold) {
   EXPECT_FALSE(pool->trySubmit([] {})) << "a stopped pool takes nothing";
 }
 
+TEST(TaskPool, AStopThatReachesItsDeadlineLeavesTheStuckTaskItsThread) {
+  testing::Gate gate;
+  TaskPool pool(1, 8, "test-pool");
+  pool.start();
+  pool.trySubmit([&] { gate.wait(); });
+  ASSERT_TRUE(gate.waitForWaiting(1));
+  EXPECT_EQ(pool.busy(), 1u);
+  EXPECT_FALSE(pool.stop(std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
+  gate.release();
+  EXPECT_TRUE(pool.stop()) << "joined once the task is done";
+  EXPECT_EQ(pool.busy(), 0u);
+}
+
 }  // namespace
 }  // namespace thrum::io
