@@ -83,8 +83,8 @@ std::string Dispatcher::refuse(const Call& call, const std::string& reason) {
       c.principal().empty() ? "unauthenticated peer " + c.peer() : "principal " + c.principal();
   std::string text = "thrum: permission denied: " + who + " may not call " +
                      std::string(c.method()) + (reason.empty() ? "" : ": " + reason);
-  spdlog::info("call {} (seqid {}) from {}: {}", call.header().name, call.header().seqid, c.peer(),
-               text);
+  spdlog::info("call {} (seqid {}) from {}: {}", transport::printable(call.header().name),
+               call.header().seqid, c.peer(), transport::printable(text, 512));
   if (call.oneway()) return {};
   application_errors_.inc();
   return transport::encodeApplicationException(call.protocol(), call.header().name,
@@ -135,8 +135,9 @@ std::string Dispatcher::run(const Call& call) {
     // TApplicationException reply; what reaches here is a request body the
     // processor could not read, or a handler that threw a non-std type.
     handler_escapes_.inc();
-    spdlog::warn("call {} (seqid {}) from {}: escaped the processor: {}", header.name, header.seqid,
-                 call.context().peer(), escaped);
+    spdlog::warn("call {} (seqid {}) from {}: escaped the processor: {}",
+                 transport::printable(header.name), header.seqid, call.context().peer(),
+                 transport::printable(escaped, 512));
     if (call.oneway()) return {};
     application_errors_.inc();
     return transport::encodeApplicationException(
@@ -155,7 +156,8 @@ std::string Dispatcher::run(const Call& call) {
     transport::MessageType ignored{};
     transport::inspectReply(call.protocol(), message, ignored, &text);
     spdlog::debug("call {} (seqid {}) from {}: answered with TApplicationException: {}",
-                  header.name, header.seqid, call.context().peer(), text);
+                  transport::printable(header.name), header.seqid, call.context().peer(),
+                  transport::printable(text, 512));
   }
   return reply;
 }

@@ -497,7 +497,7 @@ void Connection::onSaslStep(transport::sasl::ServerNegotiation::Step step) {
   core_.auth_failures.succeeded(peerAddress(info_.peer));
   core_.failing_addresses.set(static_cast<int64_t>(core_.auth_failures.size()));
   spdlog::debug("connection {} from {}: authenticated as {} ({}, {})", id(), info_.peer,
-                facts.principal, facts.sasl_mechanism, facts.sasl_qop);
+                transport::printable(facts.principal), facts.sasl_mechanism, facts.sasl_qop);
   sasl_->layer = negotiation.takeSecurityLayer();
   sasl_->negotiation.reset();
   sasl_->done = true;
@@ -520,7 +520,7 @@ void Connection::saslFail(transport::sasl::Status status, const std::string& pay
   }
   std::string mech = sasl_->negotiation ? sasl_->negotiation->mechanism() : "";
   spdlog::info("connection {} from {}: SASL{}{} failed: {}", id(), info_.peer,
-               mech.empty() ? "" : " ", mech, log);
+               mech.empty() ? "" : " ", mech, transport::printable(log, 512));
   std::string out;
   transport::sasl::appendMessage(status, payload, out);
   sendRaw(out);
@@ -695,7 +695,7 @@ void Connection::answerOverdue(int64_t now_ms) {
     spdlog::info(
         "connection {} from {}: call {} (seqid {}) not answered within {} ms; answered "
         "call_timeout, its result will be dropped",
-        id(), info_.peer, s.method, s.seqid, s.timeout_ms);
+        id(), info_.peer, transport::printable(s.method), s.seqid, s.timeout_ms);
     transport::MessageHeader header{.name = std::move(s.method), .seqid = s.seqid};
     fillSlot(slot,
              transport::encodeOverload(reader_.format()->protocol, header,

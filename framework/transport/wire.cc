@@ -1,5 +1,6 @@
 #include "framework/transport/wire.h"
 
+#include <algorithm>
 #include <cstring>
 #include <iterator>
 
@@ -199,6 +200,24 @@ Scan detectFormat(std::span<const uint8_t> bytes, WireFormat& format, WireErrc& 
     return fail(err, WireErrc::kNotThrift);
   }
   return Scan::kComplete;
+}
+
+std::string printable(std::string_view text, size_t max) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(std::min(text.size(), max) + 3);
+  for (size_t i = 0; i < text.size() && i < max; ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
+    }
+  }
+  if (text.size() > max) out += "...";
+  return out;
 }
 
 }  // namespace thrum::transport

@@ -82,6 +82,12 @@ const boost::system::error_category& wireCategory();
 std::string_view shortName(WireErrc e);
 boost::system::error_code make_error_code(WireErrc e);
 
+// A peer's bytes made safe for a log line: every byte outside printable
+// ASCII (and the backslash) written as \xNN, so a method name or a SASL
+// payload cannot forge lines or terminal escapes; at most `max` bytes of
+// `text` are shown, then "...".
+std::string printable(std::string_view text, size_t max = 128);
+
 // Big-endian 32-bit integers: the length before a framed message, a SASL
 // frame or a SASL negotiation payload.
 inline uint32_t loadBe32(const void* bytes) {

@@ -290,6 +290,12 @@ TEST(MessageReader, MarksUnframedMessagesCheckedAndFramedOnesNot) {
   }
 }
 
+TEST(Printable, EscapesWhatIsNotPrintableAsciiAndCutsLongText) {
+  EXPECT_EQ(printable("ping"), "ping");
+  EXPECT_EQ(printable("a\nb\x1b[31m\\\xff"s), "a\\x0ab\\x1b[31m\\x5c\\xff");
+  EXPECT_EQ(printable(std::string(200, 'x'), 4), "xxxx...");
+}
+
 TEST(WireHeader, PeeksMessageTypeWithoutDecoding) {
   std::string reply = "\x80\x01\x00\x03"s + be32(1) + "x" + be32(1);
   EXPECT_EQ(peekMessageType(bytesOf(reply), Protocol::kBinary), MessageType::kException);
