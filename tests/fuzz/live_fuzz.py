@@ -22,7 +22,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import Checks  # noqa: E402
+from checks import Checks, listening_ports  # noqa: E402
 
 REPORTS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
            "WARNING: ThreadSanitizer")
@@ -51,13 +51,7 @@ def main():
                  f"sasldb={sasldb}:realm=THRUM.TEST:hostname=localhost",
                  "--workers", "4", "--handshake-timeout-ms", "2000", "--log-level", "warn"],
                 stdout=subprocess.PIPE, stderr=stderr, text=True)
-        ports = []
-        while len(ports) < 2:
-            line = server.stdout.readline()
-            if not line:
-                raise RuntimeError("the server exited before listening")
-            if line.startswith("listening on "):
-                ports.append(line.rsplit(":", 1)[1].strip())
+        ports = [str(p) for p in listening_ports(server, 2)]
         fuzzers = []
         for job in range(args.jobs):
             command = [args.fuzzer, "--plain", ports[0], "--sasl", ports[1],

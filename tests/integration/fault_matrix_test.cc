@@ -148,6 +148,29 @@ std::string framedPing() {
   return testing::encodeWith(kFramed, [](auto& c) { c.send_ping(); });
 }
 
+// Calls on Thrift's SASL transport: unframed binary, in data frames.
+std::string unframedPing() {
+  return testing::encodeWith({Framing::kUnframed, Protocol::kBinary},
+                             [](auto& c) { c.send_ping(); });
+}
+std::string dataFrame(std::string_view payload) {
+  std::string frame;
+  transport::appendBe32(static_cast<uint32_t>(payload.size()), frame);
+  return frame.append(payload);
+}
+
+// How Java's client opens a PLAIN negotiation: START, then the credentials
+// (with COMPLETE: its mechanism is done).
+std::string plainOpening(std::string_view user, std::string_view password,
+                         transport::sasl::Status status = transport::sasl::Status::kComplete) {
+  std::string out;
+  transport::sasl::appendMessage(transport::sasl::Status::kStart, "PLAIN", out);
+  std::string credentials;
+  credentials.append(1, '\0').append(user).append(1, '\0').append(password);
+  transport::sasl::appendMessage(status, credentials, out);
+  return out;
+}
+
 // The first flight of a real TLS client: its ClientHello.
 std::string clientHello() {
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
@@ -298,24 +321,14 @@ TEST(FaultMatrix, ZeroLengthFrames) {
   EXPECT_TRUE(waitFor([&] { return s.metric("connections.closed.empty_frame") == 1; }));
   // The SASL transport's data frames: an empty one carries nothing (Java's
   // and Python's readers skip them too), so calls around them are answered.
-  std::string call =
-      testing::encodeWith({Framing::kUnframed, Protocol::kBinary}, [](auto& c) { c.send_ping(); });
-  std::string session;
-  transport::sasl::appendMessage(transport::sasl::Status::kStart, "PLAIN", session);
-  transport::sasl::appendMessage(transport::sasl::Status::kComplete,
-                                 std::string("\0alice\0secret", 13), session);
-  for (int i = 0; i < 2; ++i) {
-    session += std::string(8, '\0');  // two empty frames
-    transport::appendBe32(static_cast<uint32_t>(call.size()), session);
-    session += call;
-  }
+  std::string session = plainOpening("alice", "secret");
+  for (int i = 0; i < 2; ++i) session += dataFrame("") + dataFrame("") + dataFrame(unframedPing());
   RawClient sasl(s.port(1));
   sasl.send(session);
   EXPECT_EQ(sasl.readExactly(5)[0], 5) << "COMPLETE";
   // The replies come as a byte stream in data frames (one frame may hold both).
   std::string replies;
-  std::string reply =
-      testing::encodeWith({Framing::kUnframed, Protocol::kBinary}, [](auto& c) { c.send_ping(); });
+  std::string reply = unframedPing();
   reply[3] = 2;  // the REPLY to it has the same bytes but its type
   while (replies.size() < 2 * reply.size()) {
     std::string header = sasl.readExactly(4);
@@ -331,11 +344,7 @@ TEST(FaultMatrix, ZeroLengthFrames) {
 TEST(FaultMatrix, DataFramesBeforeTheSaslNegotiationIsDone) {
   FaultServer s({}, /*tls=*/false, /*sasl=*/true);
   Bystanders others(s.port(), kBystanders);
-  std::string frame;
-  std::string call =
-      testing::encodeWith({Framing::kUnframed, Protocol::kBinary}, [](auto& c) { c.send_ping(); });
-  transport::appendBe32(static_cast<uint32_t>(call.size()), frame);
-  frame += call;
+  std::string frame = dataFrame(unframedPing());
   // DIGEST-MD5 needs a challenge and a response: a data frame in their
   // place is read as a negotiation message, whose status byte is 0.
   std::string early;
@@ -351,12 +360,8 @@ TEST(FaultMatrix, DataFramesBeforeTheSaslNegotiationIsDone) {
   EXPECT_EQ(s.metric("sasl.authenticated"), 0);
   // PLAIN is done with the client's first message: its data may follow at
   // once (Java's client does so), and is kept until the negotiation ends.
-  std::string plain;
-  transport::sasl::appendMessage(transport::sasl::Status::kStart, "PLAIN", plain);
-  transport::sasl::appendMessage(transport::sasl::Status::kComplete,
-                                 std::string("\0alice\0secret", 13), plain);
   RawClient java(s.port(1));
-  java.send(plain + frame);
+  java.send(plainOpening("alice", "secret") + frame);
   EXPECT_EQ(java.readExactly(5)[0], 5) << "COMPLETE";
   std::string header = java.readExactly(4);
   EXPECT_EQ(java.readExactly(transport::loadBe32(header.data()))[3], 2) << "a REPLY";
@@ -534,10 +539,7 @@ TEST(FaultMatrix, AHalfClosedClientStillGetsItsReplies) {
 TEST(FaultMatrix, AThousandWrongPasswords) {
   FaultServer s({.handshake_timeout = 60s}, /*tls=*/false, /*sasl=*/true);
   Bystanders others(s.port(), kBystanders);
-  std::string attempt;
-  transport::sasl::appendMessage(transport::sasl::Status::kStart, "PLAIN", attempt);
-  transport::sasl::appendMessage(transport::sasl::Status::kOk, std::string("\0alice\0wrong", 12),
-                                 attempt);
+  std::string attempt = plainOpening("alice", "wrong", transport::sasl::Status::kOk);
   // Ten to be remembered, then 990 at once: from the fourth failure on,
   // every attempt from this address waits before it is even looked at.
   auto answers = testing::sendFromMany(s.port(1), 10, attempt, 90s);
@@ -610,10 +612,7 @@ TEST(FaultMatrix, SigtermWhileNegotiationsWaitOnABlockedAuthPool) {
   Bystanders others(s.port(), kBystanders);
   // Two negotiations hold both auth threads in a password check that does
   // not answer ("slow"); ten more wait in the auth pool's queue.
-  std::string attempt;
-  transport::sasl::appendMessage(transport::sasl::Status::kStart, "PLAIN", attempt);
-  transport::sasl::appendMessage(transport::sasl::Status::kOk, std::string("\0slow\0x", 7),
-                                 attempt);
+  std::string attempt = plainOpening("slow", "x", transport::sasl::Status::kOk);
   std::vector<std::unique_ptr<RawClient>> waiting;
   for (int i = 0; i < 12; ++i) {
     waiting.push_back(std::make_unique<RawClient>(s.port(1)));

@@ -27,7 +27,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 
-from checks import Checks  # noqa: E402
+from checks import Checks, listening_ports  # noqa: E402
 from test_kdc import REALM, TestKdc  # noqa: E402
 
 SERVER, IDL = sys.argv[1], sys.argv[2]
@@ -115,14 +115,7 @@ def main():
                 WRAPPER + [SERVER, "--listen", f"tcp:port=0:interface=127.0.0.1:{common}",
                  "--listen", f"tcp:port=0:interface=127.0.0.1:{common}:qop=auth"],
                 stdout=subprocess.PIPE, text=True, env={**os.environ, **kdc.env()})
-            ports = []
-            while len(ports) < 2:  # the log shares stdout with the addresses
-                line = server.stdout.readline()
-                if not line:
-                    raise RuntimeError("interop_server exited before listening")
-                if line.startswith("listening on "):
-                    ports.append(int(line.rsplit(":", 1)[1]))
-            any_qop, auth_only = ports
+            any_qop, auth_only = listening_ports(server, 2)
 
             alice = f"alice@{REALM}"
             cases = [("PLAIN", "auth"), ("DIGEST-MD5", "auth"), ("DIGEST-MD5", "auth-int"),

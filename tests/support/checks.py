@@ -1,4 +1,5 @@
-"""Named checks for the Python test scripts run by CTest.
+"""Named checks for the Python test scripts run by CTest, and the ports a
+thrum server started by one says it listens on.
 
     from checks import Checks
     c = Checks()
@@ -23,3 +24,17 @@ class Checks:
     def finish(self):
         print(f"{self.passed} passed, {self.failed} failed")
         return 1 if self.failed else 0
+
+
+def listening_ports(server, count):
+    """The TCP ports of the first `count` "listening on ADDR:PORT" lines a
+    thrum server (a subprocess.Popen with text stdout) prints; its log may
+    share the stream. Raises when it exits first."""
+    ports = []
+    while len(ports) < count:
+        line = server.stdout.readline()
+        if not line:
+            raise RuntimeError("the server exited before listening")
+        if line.startswith("listening on "):
+            ports.append(int(line.rsplit(":", 1)[1]))
+    return ports
