@@ -10,8 +10,8 @@ int64_t BenchHandler::work(int32_t micros) {
   if (micros < 0 || micros > kMaxWorkMicros) {
     // Not declared in the IDL: the generated processor answers it as a
     // TApplicationException carrying this text.
-    throw std::invalid_argument("work: micros must be from 0 to " +
-                                std::to_string(kMaxWorkMicros) + ", not " + std::to_string(micros));
+    throw std::invalid_argument("work: micros must be from 0 to " + std::to_string(kMaxWorkMicros) +
+                                ", not " + std::to_string(micros));
   }
   auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(micros);
   int64_t iterations = 0;
