@@ -235,7 +235,7 @@ void Connection::sweep(int64_t now) {
   auto past = [now](int64_t since, std::chrono::milliseconds limit) {
     return limit.count() > 0 && now - since >= limit.count();
   };
-  if (!slots_.empty() && slots_.front().deadline_ms != 0) answerOverdue(now);
+  if (!slots_.empty()) answerOverdue(now);  // any slot may have a call deadline
   if (closed_) return;
   if (writing_now_ && past(write_began_ms_, o.write_timeout)) {
     spdlog::info("connection {} from {}: the peer took no reply bytes for {} ms; closing", id(),

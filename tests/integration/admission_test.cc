@@ -104,6 +104,29 @@ TEST(Admission, CallsPastTheirQueueDeadlineMakeRoomForFreshOnes) {
   EXPECT_EQ(server.metric("calls.run"), 5);  // "block" and the pings
 }
 
+TEST(Admission, ACallTimeoutFiresBehindACallThatHasNone) {
+  // echo has no call timeout and hangs; work, pipelined behind it on the
+  // same connection, must be answered within 200 ms.
+  TestServer server({.workers = 2, .routes = {{.pattern = "work", .call_timeout = 200ms}}});
+  auto c = connectStock(server.port(), kFramed);
+  c.bench->send_echo("block");
+  c.bench->send_work(900000);
+  ASSERT_TRUE(server.handler->gate.waitForWaiting(1));
+  EXPECT_TRUE(waitFor([&] { return server.metric("calls.timed_out") == 1; }))
+      << "work's slot is answered though the one before it has no deadline";
+  server.handler->gate.release();
+  std::string out;
+  c.bench->recv_echo(out);
+  EXPECT_EQ(out, "block");
+  try {
+    c.bench->recv_work();
+    ADD_FAILURE() << "work was not answered call_timeout";
+  } catch (const TApplicationException& e) {
+    EXPECT_EQ(std::string(e.what()), "thrum call_timeout: work was not answered within 200 ms");
+  }
+  EXPECT_TRUE(waitFor([&] { return server.metric("replies.late") == 1; }));
+}
+
 TEST(Admission, ACallPastItsQueueTimeoutIsAnsweredWithoutRunning) {
   TestServer server({.workers = 1, .queue_timeout = 200ms});
   auto busy = occupyWorker(server);
