@@ -37,6 +37,8 @@ bool TaskPool::trySubmit(std::function<void()> task) {
 }
 
 bool TaskPool::stop(std::chrono::steady_clock::time_point deadline) {
+  // Destroyed on return, outside the lock: the tasks may own objects whose
+  // destructors take locks of their own.
   std::deque<std::function<void()>> unrun;
   {
     std::unique_lock lock(mu_);
@@ -54,8 +56,6 @@ bool TaskPool::stop(std::chrono::steady_clock::time_point deadline) {
     if (t.joinable()) t.join();
   }
   return true;
-  // `unrun` is destroyed here, outside the lock: its tasks may own objects
-  // whose destructors take locks of their own.
 }
 
 size_t TaskPool::busy() const {

@@ -161,8 +161,8 @@ bool Server::stop() {
   if (!workers_done || !auth_done) {
     for (const auto& call : core_->lanes.running()) {
       spdlog::error(
-          "stop: call {} from {} still running after {} ms; it cannot be stopped", call.method,
-          call.peer,
+          "stop: call {} from {} still running after {} ms; it cannot be stopped",
+          transport::printable(call.method), call.peer,
           std::chrono::duration_cast<std::chrono::milliseconds>(call.running_for).count());
     }
     if (!auth_done) {
