@@ -3,8 +3,8 @@
 #   1. install what is missing, and prepare the world data the tile tests
 #      render (deploy/prepare-data.sh, into build/tile-data);
 #   2. a release build (warnings are errors) and every test;
-#   3. valgrind memcheck over the tests that cross into libsasl2 and
-#      OpenSSL (label memcheck, on the release build);
+#   3. valgrind memcheck over the tests that cross into libsasl2, OpenSSL
+#      and Mapnik (label memcheck, on the release build);
 #   4. an ASan+UBSan build and every test;
 #   5. a TSan build and the tests of the thread pools and connections.
 set -euo pipefail
