@@ -293,6 +293,9 @@ def case_config_file(tmp):
           and "workers = 3  # command line" in shown.stdout
           and "queue = 16  # environment THRUM_QUEUE" in shown.stdout, shown.stdout + shown.stderr)
     check("config file: --check-config starts nothing", not os.path.exists(sock))
+    check("defaults: a connection limit and a memory budget unless configured otherwise",
+          "max-connections = 16384  # default" in shown.stdout
+          and "max-buffered-bytes = 1073741824  # default" in shown.stdout, shown.stdout)
     proc = subprocess.Popen([SERVER], stdout=subprocess.PIPE, text=True, env=env)
     try:
         line = proc.stdout.readline().strip()
