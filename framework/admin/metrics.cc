@@ -1,4 +1,4 @@
-#include "framework/admin/metrics.h"
+#include "thrum/admin/metrics.h"
 
 namespace thrum {
 namespace {

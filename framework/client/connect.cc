@@ -1,4 +1,4 @@
-#include "framework/client/connect.h"
+#include "thrum/client/connect.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -15,15 +15,15 @@
 #include <thrift/transport/TSSLSocket.h>
 #include <thrift/transport/TSocket.h>
 
-#include "framework/client/sasl_transport.h"
-#include "framework/endpoint/endpoint_string.h"
-#include "framework/endpoint/listener.h"
+#include "thrum/client/sasl_transport.h"
+#include "thrum/endpoint/endpoint_string.h"
+#include "thrum/endpoint/listener.h"
 
 #include <arpa/inet.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
-namespace thrum::client {
+namespace thrum {
 
 using apache::thrift::transport::TSocket;
 using apache::thrift::transport::TSSLSocketFactory;
@@ -144,10 +144,13 @@ std::shared_ptr<TSocket> tlsSocket(const endpoint::ConnectEndpoint& ep, Connecti
 
 }  // namespace
 
-std::optional<Connection> connect(std::string_view endpoint, const Options& options,
-                                  std::string& error) {
+Result<Connection> connect(std::string_view endpoint, const ConnectOptions& options) {
+  std::string error;
+  auto failed = [&](std::string why) {
+    return Status::failure(std::string(endpoint) + ": " + why);
+  };
   std::optional<endpoint::ConnectEndpoint> ep = endpoint::parseConnectSpec(endpoint, error);
-  if (!ep) return std::nullopt;
+  if (!ep) return Status::failure(error, std::make_error_code(std::errc::invalid_argument));
   std::shared_ptr<TSocket> socket;
   Connection c;
   bool connected = false;
@@ -157,10 +160,7 @@ std::optional<Connection> connect(std::string_view endpoint, const Options& opti
     } catch (const apache::thrift::TException& e) {
       error = e.what();
     }
-    if (!socket) {
-      error = std::string(endpoint) + ": " + error;
-      return std::nullopt;
-    }
+    if (!socket) return failed(error);
     connected = std::holds_alternative<endpoint::UnixConnect>(ep->where);
   } else if (const auto* tcp = std::get_if<endpoint::TcpConnect>(&ep->where)) {
     socket = std::make_shared<TSocket>(tcp->host, tcp->port);
@@ -184,8 +184,7 @@ std::optional<Connection> connect(std::string_view endpoint, const Options& opti
     so.password = options.sasl_password;
     if (!ep->sasl->password_file.empty() &&
         !readPasswordFile(ep->sasl->password_file, so.password, error)) {
-      error = std::string(endpoint) + ": " + error;
-      return std::nullopt;
+      return failed(error);
     }
     so.service = ep->sasl->service;
     so.hostname = ep->sasl->hostname;
@@ -217,10 +216,9 @@ std::optional<Connection> connect(std::string_view endpoint, const Options& opti
       c.transport->open();
     }
   } catch (const apache::thrift::TException& e) {
-    error = std::string(endpoint) + ": " + e.what();
-    return std::nullopt;
+    return failed(e.what());
   }
   return c;
 }
 
-}  // namespace thrum::client
+}  // namespace thrum

@@ -1,9 +1,8 @@
 // Client transports from endpoint strings, for the stock generated Thrift
 // clients of any service.
 //
-//   std::string error;
-//   auto conn = thrum::client::connect("unix:path=/run/thrum.sock", {}, error);
-//   if (!conn) die(error);
+//   thrum::Result<thrum::Connection> conn = thrum::connect("unix:path=/run/thrum.sock");
+//   if (!conn) die(conn.error());
 //   thrum::bench::BenchClient bench(conn->protocol);
 //   bench.ping();
 //
@@ -18,7 +17,7 @@
 // the endpoint.
 // With sasl=, the connection negotiates before connect() returns (errors
 // carry the server's reason) and the protocol sits on the SASL transport
-// (Options::framed does not apply).
+// (ConnectOptions::framed does not apply).
 // Not thread-safe: one Connection per calling thread, like any Thrift client.
 //
 // TLS (Thrift's TSSLSocket) writes through OpenSSL's socket BIO, which does
@@ -36,9 +35,11 @@
 #include <thrift/transport/TSocket.h>
 #include <thrift/transport/TTransport.h>
 
-namespace thrum::client {
+#include "thrum/status.h"
 
-struct Options {
+namespace thrum {
+
+struct ConnectOptions {
   bool framed = true;    // TFramedTransport; false: TBufferedTransport
   bool compact = false;  // TCompactProtocol; false: TBinaryProtocol
   std::chrono::milliseconds connect_timeout{5000};
@@ -56,7 +57,6 @@ struct Connection {
   std::shared_ptr<void> keepalive;  // what the transport needs alive (TLS state)
 };
 
-std::optional<Connection> connect(std::string_view endpoint, const Options& options,
-                                  std::string& error);
+Result<Connection> connect(std::string_view endpoint, const ConnectOptions& options = {});
 
-}  // namespace thrum::client
+}  // namespace thrum

@@ -1,4 +1,4 @@
-#include "framework/client/sasl_transport.h"
+#include "thrum/client/sasl_transport.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -6,14 +6,14 @@
 
 #include <thrift/transport/TTransportException.h>
 
-#include "framework/transport/sasl_layer.h"
-#include "framework/transport/sasl_session.h"
-#include "framework/transport/sasl_wire.h"
-#include "framework/transport/wire.h"
+#include "thrum/transport/sasl_layer.h"
+#include "thrum/transport/sasl_session.h"
+#include "thrum/transport/sasl_wire.h"
+#include "thrum/transport/wire.h"
 
 #include <sasl/sasl.h>
 
-namespace thrum::client {
+namespace thrum {
 
 using apache::thrift::transport::TTransportException;
 namespace sasl = transport::sasl;
@@ -189,4 +189,4 @@ void SaslClientTransport::flush() {
   inner_->flush();
 }
 
-}  // namespace thrum::client
+}  // namespace thrum

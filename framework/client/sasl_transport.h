@@ -25,7 +25,7 @@ class SecurityLayer;
 class Session;
 }  // namespace thrum::transport::sasl
 
-namespace thrum::client {
+namespace thrum {
 
 class SaslClientTransport
     : public apache::thrift::transport::TVirtualTransport<SaslClientTransport> {
@@ -79,4 +79,4 @@ class SaslClientTransport
   std::string write_buffer_;
 };
 
-}  // namespace thrum::client
+}  // namespace thrum

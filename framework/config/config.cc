@@ -1,4 +1,4 @@
-#include "framework/config/config.h"
+#include "thrum/config/config.h"
 
 #include <unistd.h>
 
@@ -135,7 +135,7 @@ Schema& Schema::text(std::string name, std::string* target, std::string help, Ch
   return add(std::move(name), std::move(help), *target, false, "TEXT",
              [target, check](const std::vector<std::string>& v) -> std::optional<std::string> {
                if (check) {
-                 if (auto reason = check(v.front())) return reason;
+                 if (Status ok = check(v.front()); !ok) return ok.message();
                }
                *target = v.front();
                return std::nullopt;
@@ -145,11 +145,10 @@ Schema& Schema::text(std::string name, std::string* target, std::string help, Ch
 Schema& Schema::choice(std::string name, std::string* target, std::vector<std::string> choices,
                        std::string help) {
   std::string one_of = "must be one of " + joined(choices, ", ");
-  text(std::move(name), target, std::move(help),
-       [choices, one_of](const std::string& v) -> std::optional<std::string> {
-         if (std::find(choices.begin(), choices.end(), v) != choices.end()) return std::nullopt;
-         return one_of;
-       });
+  text(std::move(name), target, std::move(help), [choices, one_of](const std::string& v) {
+    if (std::find(choices.begin(), choices.end(), v) != choices.end()) return Status();
+    return Status::failure(one_of);
+  });
   settings_.back().type_name = "{" + joined(choices, ",") + "}";
   return *this;
 }
@@ -161,8 +160,8 @@ Schema& Schema::list(std::string name, std::vector<std::string>* target, std::st
                std::string reasons;
                for (const auto& item : v) {
                  if (!check) break;
-                 if (auto reason = check(item)) {
-                   reasons += (reasons.empty() ? "" : "; ") + *reason;
+                 if (Status ok = check(item); !ok) {
+                   reasons += (reasons.empty() ? "" : "; ") + ok.message();
                  }
                }
                if (!reasons.empty()) return reasons;

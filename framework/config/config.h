@@ -33,6 +33,8 @@
 #include <string>
 #include <vector>
 
+#include "thrum/status.h"
+
 namespace thrum::config {
 
 enum class Source { kDefault, kFile, kEnvironment, kCommandLine };
@@ -50,8 +52,8 @@ struct Problem {
 
 enum class Outcome { kRun, kExitOk, kExitError };
 
-// Checks one value; returns the reason it is bad, or nullopt.
-using Check = std::function<std::optional<std::string>(const std::string& value)>;
+// Checks one value: a failure's message is the reason it is bad.
+using Check = std::function<Status(const std::string& value)>;
 
 class Schema {
  public:

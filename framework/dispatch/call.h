@@ -13,8 +13,8 @@
 #include <string>
 #include <string_view>
 
-#include "framework/dispatch/call_context.h"
-#include "framework/transport/wire.h"
+#include "thrum/dispatch/call_context.h"
+#include "thrum/transport/wire.h"
 
 namespace thrum::dispatch {
 

@@ -1,4 +1,4 @@
-#include "framework/dispatch/call_context.h"
+#include "thrum/dispatch/call_context.h"
 
 namespace thrum {
 namespace {

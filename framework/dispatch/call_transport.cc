@@ -1,4 +1,4 @@
-#include "framework/dispatch/call_transport.h"
+#include "thrum/dispatch/call_transport.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,14 +1,14 @@
-#include "framework/dispatch/dispatcher.h"
+#include "thrum/dispatch/dispatcher.h"
 
 #include <spdlog/spdlog.h>
 #include <thrift/TApplicationException.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/protocol/TCompactProtocol.h>
 
-#include "framework/dispatch/call_transport.h"
-#include "framework/transport/application_error.h"
-#include "framework/transport/message_reader.h"
-#include "framework/transport/overload.h"
+#include "thrum/dispatch/call_transport.h"
+#include "thrum/transport/application_error.h"
+#include "thrum/transport/message_reader.h"
+#include "thrum/transport/overload.h"
 
 namespace thrum::dispatch {
 namespace {
@@ -99,14 +99,13 @@ std::string Dispatcher::run(const Call& call) {
     if (why != transport::WireErrc::kOk) return malformed(call, why);
   }
   if (authorizer_) {
-    std::string reason;
-    bool allowed = false;
+    Status allowed;
     try {
-      allowed = authorizer_(call.context(), reason);
+      allowed = authorizer_(call.context());
     } catch (const std::exception& e) {
-      reason = std::string("the authorizer failed: ") + e.what();
+      allowed = Status::failure(std::string("the authorizer failed: ") + e.what());
     }
-    if (!allowed) return refuse(call, reason);
+    if (!allowed) return refuse(call, allowed.message());
   }
   calls_.inc();
   WorkerBuffers& b = workerBuffers();

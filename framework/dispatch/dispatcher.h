@@ -17,15 +17,18 @@
 
 #include <thrift/TProcessor.h>
 
-#include "framework/admin/metrics.h"
-#include "framework/dispatch/call.h"
+#include "thrum/admin/metrics.h"
+#include "thrum/dispatch/call.h"
+#include "thrum/status.h"
 
-namespace thrum::dispatch {
+namespace thrum {
 
 // Decides on a worker, before the handler, whether a call may run: the
-// principal, method and peer are in `call`. False refuses it; `reason` is
-// added to the TApplicationException the client gets. May block.
-using Authorizer = std::function<bool(const CallContext& call, std::string& reason)>;
+// principal, method and peer are in `call`. A failure refuses it, and its
+// message is added to the TApplicationException the client gets. May block.
+using Authorizer = std::function<Status(const CallContext& call)>;
+
+namespace dispatch {
 
 class Dispatcher {
  public:
@@ -66,4 +69,5 @@ class Dispatcher {
   Counter& malformed_;           // requests refused by checkMessage()
 };
 
-}  // namespace thrum::dispatch
+}  // namespace dispatch
+}  // namespace thrum

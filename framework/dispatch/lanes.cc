@@ -1,4 +1,4 @@
-#include "framework/dispatch/lanes.h"
+#include "thrum/dispatch/lanes.h"
 
 #include <charconv>
 #include <stdexcept>

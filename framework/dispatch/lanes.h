@@ -28,9 +28,9 @@
 #include <string_view>
 #include <vector>
 
-#include "framework/admin/metrics.h"
-#include "framework/dispatch/dispatcher.h"
-#include "framework/dispatch/worker_pool.h"
+#include "thrum/admin/metrics.h"
+#include "thrum/dispatch/dispatcher.h"
+#include "thrum/dispatch/worker_pool.h"
 
 namespace thrum::dispatch {
 

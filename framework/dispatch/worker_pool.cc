@@ -1,4 +1,4 @@
-#include "framework/dispatch/worker_pool.h"
+#include "thrum/dispatch/worker_pool.h"
 
 #include <pthread.h>
 

@@ -25,9 +25,9 @@
 #include <thread>
 #include <vector>
 
-#include "framework/admin/metrics.h"
-#include "framework/dispatch/call.h"
-#include "framework/dispatch/dispatcher.h"
+#include "thrum/admin/metrics.h"
+#include "thrum/dispatch/call.h"
+#include "thrum/dispatch/dispatcher.h"
 
 namespace thrum::dispatch {
 

@@ -1,4 +1,4 @@
-#include "framework/endpoint/listener.h"
+#include "thrum/endpoint/listener.h"
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -206,12 +206,6 @@ std::optional<Endpoint> parseSpec(std::string_view text, std::string& error,
 }
 
 }  // namespace
-
-std::optional<std::string> listenSpecProblem(const std::string& text) {
-  std::string error;
-  if (parseListenSpec(text, error)) return std::nullopt;
-  return error;
-}
 
 std::optional<ListenEndpoint> parseListenSpec(std::string_view text, std::string& error) {
   return parseSpec<ListenEndpoint>(

@@ -28,7 +28,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "framework/endpoint/endpoint_string.h"
+#include "thrum/endpoint/endpoint_string.h"
 
 namespace thrum::endpoint {
 
@@ -56,9 +56,6 @@ std::optional<TcpAddress> parseHostPort(std::string_view text, std::string& erro
 // connect.
 std::optional<ListenEndpoint> parseListenSpec(std::string_view text, std::string& error);
 std::optional<ConnectEndpoint> parseConnectSpec(std::string_view text, std::string& error);
-// What is wrong with a listen spec, or nullopt: the check a configuration
-// schema's `listen` list takes.
-std::optional<std::string> listenSpecProblem(const std::string& text);
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:

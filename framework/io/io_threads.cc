@@ -1,4 +1,4 @@
-#include "framework/io/io_threads.h"
+#include "thrum/io/io_threads.h"
 
 #include <pthread.h>
 

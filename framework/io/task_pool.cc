@@ -1,4 +1,4 @@
-#include "framework/io/task_pool.h"
+#include "thrum/io/task_pool.h"
 
 #include <pthread.h>
 #include <sys/resource.h>

@@ -1,4 +1,4 @@
-#include "framework/server/connection.h"
+#include "thrum/server/connection.h"
 
 #include <sys/socket.h>
 
@@ -11,12 +11,12 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
-#include "framework/dispatch/call.h"
-#include "framework/server/server_core.h"
-#include "framework/server/sweeper.h"
-#include "framework/server/worker_link.h"
-#include "framework/transport/overload.h"
-#include "framework/transport/sasl_wire.h"
+#include "thrum/dispatch/call.h"
+#include "thrum/server/server_core.h"
+#include "thrum/server/sweeper.h"
+#include "thrum/server/worker_link.h"
+#include "thrum/transport/overload.h"
+#include "thrum/transport/sasl_wire.h"
 
 namespace thrum::server {
 

@@ -45,14 +45,14 @@
 
 #include <boost/asio/steady_timer.hpp>
 
-#include "framework/dispatch/call_context.h"
-#include "framework/endpoint/endpoint_string.h"
-#include "framework/endpoint/listener.h"
-#include "framework/server/connection_limits.h"
-#include "framework/transport/message_reader.h"
-#include "framework/transport/sasl_server.h"
-#include "framework/transport/tls_context.h"
-#include "framework/transport/tls_session.h"
+#include "thrum/dispatch/call_context.h"
+#include "thrum/endpoint/endpoint_string.h"
+#include "thrum/endpoint/listener.h"
+#include "thrum/server/connection_limits.h"
+#include "thrum/transport/message_reader.h"
+#include "thrum/transport/sasl_server.h"
+#include "thrum/transport/tls_context.h"
+#include "thrum/transport/tls_session.h"
 
 namespace thrum::server {
 

@@ -1,4 +1,4 @@
-#include "framework/server/connection_limits.h"
+#include "thrum/server/connection_limits.h"
 
 namespace thrum::server {
 

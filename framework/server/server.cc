@@ -1,4 +1,4 @@
-#include "framework/server/server.h"
+#include "thrum/server/server.h"
 
 #include <malloc.h>
 #include <pthread.h>
@@ -17,9 +17,9 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
-#include "framework/server/connection.h"
-#include "framework/server/server_core.h"
-#include "framework/transport/sasl_server.h"
+#include "thrum/server/connection.h"
+#include "thrum/server/server_core.h"
+#include "thrum/transport/sasl_server.h"
 
 namespace thrum {
 
@@ -38,52 +38,39 @@ Server::~Server() {
   stop();
 }
 
-boost::system::error_code Server::listen(std::string_view spec, std::string* error) {
+Status Server::listen(std::string_view spec) {
   std::string why;
   auto endpoint = endpoint::parseListenSpec(spec, why);
-  if (!endpoint) {
-    spdlog::error("cannot listen on {}", why);
-    if (error) *error = why;
-    return make_error_code(boost::system::errc::invalid_argument);
-  }
-  return listen(*endpoint, error);
+  if (!endpoint) return Status::failure(why, std::make_error_code(std::errc::invalid_argument));
+  return listen(*endpoint);
 }
 
-boost::system::error_code Server::listen(const endpoint::ListenEndpoint& endpoint,
-                                         std::string* error) {
+Status Server::listen(const endpoint::ListenEndpoint& endpoint) {
+  auto invalid = [&](const std::string& why) {
+    return Status::failure(endpoint.text + ": " + why,
+                           std::make_error_code(std::errc::invalid_argument));
+  };
   std::string why;
-  boost::system::error_code ec;
   transport::SslContext tls;
   if (endpoint.isTls()) {
     // Certificates and keys are checked before anything is bound.
     tls = transport::makeServerContext(*endpoint.tls, why);
-    if (!tls) {
-      why = endpoint.text + ": " + why;
-      ec = make_error_code(boost::system::errc::invalid_argument);
-    }
+    if (!tls) return invalid(why);
   }
   std::shared_ptr<const endpoint::SaslServerOptions> sasl;
-  if (why.empty() && endpoint.sasl) {
+  if (endpoint.sasl) {
     // Mechanisms and files are checked before anything is bound.
-    if (!checkSasl(*endpoint.sasl, why)) {
-      why = endpoint.text + ": " + why;
-      ec = make_error_code(boost::system::errc::invalid_argument);
-    } else {
-      sasl = std::make_shared<const endpoint::SaslServerOptions>(*endpoint.sasl);
-    }
+    if (!checkSasl(*endpoint.sasl, why)) return invalid(why);
+    sasl = std::make_shared<const endpoint::SaslServerOptions>(*endpoint.sasl);
   }
-  if (why.empty()) {
-    if (auto listener = endpoint::Listener::open(core_->io.context(0), endpoint, why, &ec)) {
-      // Listeners share I/O thread 0; accepted sockets go round-robin to all.
-      listeners_.push_back(std::move(listener));
-      tls_contexts_.push_back(std::make_unique<std::atomic<std::shared_ptr<SSL_CTX>>>(tls));
-      sasl_options_.push_back(std::move(sasl));
-      return {};
-    }
-  }
-  spdlog::error("cannot listen on {}", why);
-  if (error) *error = why;
-  return ec;
+  boost::system::error_code ec;
+  auto listener = endpoint::Listener::open(core_->io.context(0), endpoint, why, &ec);
+  if (!listener) return Status::failure(why, ec);
+  // Listeners share I/O thread 0; accepted sockets go round-robin to all.
+  listeners_.push_back(std::move(listener));
+  tls_contexts_.push_back(std::make_unique<std::atomic<std::shared_ptr<SSL_CTX>>>(tls));
+  sasl_options_.push_back(std::move(sasl));
+  return {};
 }
 
 bool Server::checkSasl(const endpoint::SaslServerOptions& options, std::string& why) {
@@ -109,7 +96,7 @@ bool Server::checkSasl(const endpoint::SaslServerOptions& options, std::string& 
   return true;
 }
 
-void Server::setAuthorizer(dispatch::Authorizer authorizer) {
+void Server::setAuthorizer(Authorizer authorizer) {
   core_->dispatcher.setAuthorizer(std::move(authorizer));
 }
 
@@ -193,7 +180,7 @@ std::vector<std::string> Server::listeningOn() const {
   return out;
 }
 
-bool Server::reloadTls(std::string* error) {
+Status Server::reloadTls() {
   std::vector<transport::SslContext> fresh(listeners_.size());
   for (size_t i = 0; i < listeners_.size(); ++i) {
     const auto& endpoint = listeners_[i]->endpoint();
@@ -204,8 +191,7 @@ bool Server::reloadTls(std::string* error) {
       why = endpoint.text + ": " + why;
       spdlog::error("TLS reload refused, keeping the current certificates: {}", why);
       metrics_->counter("tls.reload_failures").inc();
-      if (error) *error = why;
-      return false;
+      return Status::failure(why, std::make_error_code(std::errc::invalid_argument));
     }
   }
   for (size_t i = 0; i < listeners_.size(); ++i) {
@@ -213,7 +199,7 @@ bool Server::reloadTls(std::string* error) {
   }
   metrics_->counter("tls.reloads").inc();
   spdlog::info("TLS certificates reloaded");
-  return true;
+  return {};
 }
 
 size_t Server::openConnections() const {
@@ -241,19 +227,15 @@ void holdShutdownSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-bool listenAndStart(Server& server, const std::vector<std::string>& specs, std::ostream& out,
-                    std::ostream& err) {
+Status listenAndStart(Server& server, const std::vector<std::string>& specs, std::ostream& out) {
   for (const auto& spec : specs) {
-    std::string error;
-    if (server.listen(spec, &error)) {
-      err << "--listen: " << error << "\n";
-      return false;
-    }
+    Status listening = server.listen(spec);
+    if (!listening) return listening;
   }
   server.start();
   for (const auto& where : server.listeningOn()) out << "listening on " << where << "\n";
   out.flush();
-  return true;
+  return {};
 }
 
 int runUntilSignal(Server& server) {
@@ -266,7 +248,7 @@ int runUntilSignal(Server& server) {
     if (sigwait(&set, &signo) != 0) continue;
     if (signo != SIGHUP) break;
     spdlog::info("SIGHUP: reloading TLS certificates");
-    server.reloadTls();
+    (void)server.reloadTls();  // a failure is logged and keeps the old certificates
   }
   spdlog::info("signal {} received; draining", signo);
   if (!server.stop()) {

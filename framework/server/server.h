@@ -1,16 +1,21 @@
 // Server: a Thrift service on thrum's half-sync/half-async core.
 //
+// A service binary's main() uses thrum::serve() (service.h), which does
+// all of the start-up below; this object-style API is for tests and for
+// programs that embed a server:
+//
 //   auto handler = std::make_shared<BenchHandler>();
 //   thrum::Server server(std::make_shared<thrum::bench::BenchProcessor>(handler),
 //                        {.io_threads = 2, .workers = 4});
-//   std::string error;
-//   if (server.listen("tcp:port=0:interface=127.0.0.1", &error)) die(error);
+//   thrum::Status listening = server.listen("tcp:port=0:interface=127.0.0.1");
+//   if (!listening) die(listening.message());
 //   server.start();
 //   std::cout << server.port() << "\n";
 //   thrum::runUntilSignal(server);   // SIGINT/SIGTERM -> stop()
 //   (with thrum::holdShutdownSignals() first thing in main)
 //
-// Several services share one server through TMultiplexedProcessor.
+// Several services share one server through TMultiplexedProcessor
+// (thrum::multiplex(), service.h).
 //
 // Threads: listen(), start() and stop() are for the owning thread. The
 // processor runs on worker threads, several calls at once.
@@ -41,13 +46,19 @@
 #include <boost/system/error_code.hpp>
 #include <thrift/TProcessor.h>
 
-#include "framework/admin/metrics.h"
-#include "framework/dispatch/dispatcher.h"
-#include "framework/dispatch/lanes.h"
-#include "framework/endpoint/listener.h"
-#include "framework/transport/tls_context.h"
+#include "thrum/admin/metrics.h"
+#include "thrum/dispatch/dispatcher.h"
+#include "thrum/dispatch/lanes.h"
+#include "thrum/endpoint/listener.h"
+#include "thrum/status.h"
+#include "thrum/transport/tls_context.h"
 
 namespace thrum {
+
+// The names a service author uses, in namespace thrum.
+using dispatch::LaneOptions;
+using dispatch::MethodRoute;
+using endpoint::ListenEndpoint;
 
 struct ServerOptions {
   size_t io_threads = 2;
@@ -58,8 +69,8 @@ struct ServerOptions {
   size_t queue = 1024;
   // More lanes, and which methods go where with what queue timeout
   // (dispatch/lanes.h).
-  std::vector<dispatch::LaneOptions> lanes{};
-  std::vector<dispatch::MethodRoute> routes{};
+  std::vector<LaneOptions> lanes{};
+  std::vector<MethodRoute> routes{};
   // A call still waiting for a worker this long after it arrived is answered
   // "queue_timeout" without running; routes may set their own. 0: no limit.
   std::chrono::milliseconds queue_timeout{0};
@@ -129,18 +140,18 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Opens a listener now, so a bad endpoint fails at start-up with the
-  // reason (in `error`, naming the endpoint). `spec` is an endpoint string
-  // (framework/endpoint/endpoint_string.h) or HOST:PORT. Call before start();
-  // may be called several times. Returns the OS error, or invalid_argument.
-  boost::system::error_code listen(std::string_view spec, std::string* error = nullptr);
-  boost::system::error_code listen(const endpoint::ListenEndpoint& endpoint,
-                                   std::string* error = nullptr);
+  // reason (the message names the endpoint; the code is the OS error, or
+  // invalid_argument for a bad string, certificate or SASL setting).
+  // `spec` is an endpoint string (framework/endpoint/endpoint_string.h) or
+  // HOST:PORT. Call before start(); may be called several times.
+  Status listen(std::string_view spec);
+  Status listen(const ListenEndpoint& endpoint);
 
   // Every call is checked by `authorizer` on its worker before the handler
   // runs (dispatch/dispatcher.h); a refused call gets a TApplicationException
   // "thrum: permission denied: principal P may not call M: REASON" and the
   // connection stays. Set before start().
-  void setAuthorizer(dispatch::Authorizer authorizer);
+  void setAuthorizer(Authorizer authorizer);
 
   void start();
   // Drains and stops (see the order above). True when everything stopped;
@@ -150,10 +161,10 @@ class Server {
 
   // Rebuilds the TLS context of every TLS endpoint from its files. New
   // connections get the new certificate; established ones keep theirs. All
-  // or nothing: on any error nothing changes and `error` names the file.
-  // Counted tls.reloads and tls.reload_failures. Thread-safe;
-  // runUntilSignal() calls it on SIGHUP.
-  bool reloadTls(std::string* error = nullptr);
+  // or nothing: on any error nothing changes (logged) and the failure
+  // names the endpoint and file. Counted tls.reloads and
+  // tls.reload_failures. Thread-safe; runUntilSignal() calls it on SIGHUP.
+  Status reloadTls();
 
   // The bound TCP port of the i-th listen() (useful after binding port 0);
   // 0 for a unix socket.
@@ -198,10 +209,9 @@ void holdShutdownSignals();
 
 // What a service binary does once configured: listens on every endpoint in
 // `specs`, starts, and prints "listening on ADDR" per endpoint on `out`
-// (which scripts and tests read). False with the reason on `err` when an
-// endpoint cannot be opened; then nothing has started.
-bool listenAndStart(Server& server, const std::vector<std::string>& specs, std::ostream& out,
-                    std::ostream& err);
+// (which scripts and tests read). Fails with the endpoint's reason when one
+// cannot be opened; then nothing has started.
+Status listenAndStart(Server& server, const std::vector<std::string>& specs, std::ostream& out);
 
 // Waits until SIGINT or SIGTERM arrives (one already pending counts), then
 // calls server.stop(). Returns the signal number. SIGHUP meanwhile reloads

@@ -1,4 +1,4 @@
-#include "framework/server/server_core.h"
+#include "thrum/server/server_core.h"
 
 #include <algorithm>
 #include <string>

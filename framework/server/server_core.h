@@ -12,16 +12,16 @@
 #include <string_view>
 #include <vector>
 
-#include "framework/admin/metrics.h"
-#include "framework/dispatch/dispatcher.h"
-#include "framework/dispatch/lanes.h"
-#include "framework/io/io_threads.h"
-#include "framework/io/task_pool.h"
-#include "framework/server/auth_failures.h"
-#include "framework/server/connection_limits.h"
-#include "framework/server/server.h"
-#include "framework/server/sweeper.h"
-#include "framework/server/worker_link.h"
+#include "thrum/admin/metrics.h"
+#include "thrum/dispatch/dispatcher.h"
+#include "thrum/dispatch/lanes.h"
+#include "thrum/io/io_threads.h"
+#include "thrum/io/task_pool.h"
+#include "thrum/server/auth_failures.h"
+#include "thrum/server/connection_limits.h"
+#include "thrum/server/server.h"
+#include "thrum/server/sweeper.h"
+#include "thrum/server/worker_link.h"
 
 namespace thrum::server {
 

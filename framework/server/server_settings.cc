@@ -1,12 +1,12 @@
-#include "framework/server/server_settings.h"
+#include "thrum/server/server_settings.h"
 
 #include <iostream>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "framework/transport/sasl_server.h"
-#include "framework/transport/tls_context.h"
+#include "thrum/transport/sasl_server.h"
+#include "thrum/transport/tls_context.h"
 
 namespace thrum {
 namespace {
@@ -16,23 +16,24 @@ namespace {
 // certificate, key and CA load and match; every mechanism is installed;
 // the sasldb and keytab can be read), so that --check-config and start-up
 // refuse a deployment that listen() would refuse later.
-std::optional<std::string> listenProblem(const std::string& spec) {
+Status listenProblem(const std::string& spec) {
   std::string why;
   auto endpoint = endpoint::parseListenSpec(spec, why);
-  if (!endpoint) return why;
-  if (endpoint->isTls() && !transport::makeServerContext(*endpoint->tls, why)) return why;
-  if (endpoint->sasl && !transport::sasl::checkServerOptions(*endpoint->sasl, why)) return why;
-  return std::nullopt;
+  if (!endpoint || (endpoint->isTls() && !transport::makeServerContext(*endpoint->tls, why)) ||
+      (endpoint->sasl && !transport::sasl::checkServerOptions(*endpoint->sasl, why))) {
+    return Status::failure(why);
+  }
+  return {};
 }
 
 // A config::Check from one of the dispatch/lanes.h parsers.
 template <typename T>
 config::Check problemOf(bool (*parse)(std::string_view, T&, std::string&)) {
-  return [parse](const std::string& text) -> std::optional<std::string> {
+  return [parse](const std::string& text) {
     T parsed;
     std::string why;
-    if (parse(text, parsed, why)) return std::nullopt;
-    return why;
+    if (parse(text, parsed, why)) return Status();
+    return Status::failure(why);
   };
 }
 

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "framework/config/config.h"
-#include "framework/server/server.h"
+#include "thrum/config/config.h"
+#include "thrum/server/server.h"
 
 namespace thrum {
 

@@ -1,6 +1,6 @@
-#include "framework/server/sweeper.h"
+#include "thrum/server/sweeper.h"
 
-#include "framework/server/connection.h"
+#include "thrum/server/connection.h"
 
 namespace thrum::server {
 

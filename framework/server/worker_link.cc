@@ -1,8 +1,8 @@
-#include "framework/server/worker_link.h"
+#include "thrum/server/worker_link.h"
 
 #include <boost/asio/post.hpp>
 
-#include "framework/server/connection.h"
+#include "thrum/server/connection.h"
 
 namespace thrum::server {
 

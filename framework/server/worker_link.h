@@ -21,7 +21,7 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "framework/dispatch/lanes.h"
+#include "thrum/dispatch/lanes.h"
 
 namespace thrum::server {
 

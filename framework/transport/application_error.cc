@@ -1,4 +1,4 @@
-#include "framework/transport/application_error.h"
+#include "thrum/transport/application_error.h"
 
 #include <memory>
 

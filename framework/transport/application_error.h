@@ -10,7 +10,7 @@
 
 #include <thrift/TApplicationException.h>
 
-#include "framework/transport/wire.h"
+#include "thrum/transport/wire.h"
 
 namespace thrum::transport {
 

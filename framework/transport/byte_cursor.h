@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <span>
 
-#include "framework/transport/wire.h"
+#include "thrum/transport/wire.h"
 
 namespace thrum::transport::detail {
 

@@ -1,6 +1,6 @@
-#include "framework/transport/message_reader.h"
+#include "thrum/transport/message_reader.h"
 
-#include "framework/transport/byte_cursor.h"
+#include "thrum/transport/byte_cursor.h"
 
 namespace thrum::transport {
 namespace {

@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-#include "framework/transport/wire.h"
+#include "thrum/transport/wire.h"
 
 namespace thrum::transport {
 

@@ -1,8 +1,8 @@
-#include "framework/transport/overload.h"
+#include "thrum/transport/overload.h"
 
 #include <charconv>
 
-#include "framework/transport/application_error.h"
+#include "thrum/transport/application_error.h"
 
 namespace thrum::transport {
 namespace {

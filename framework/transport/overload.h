@@ -39,7 +39,7 @@
 #include <string>
 #include <string_view>
 
-#include "framework/transport/wire.h"
+#include "thrum/transport/wire.h"
 
 namespace thrum::transport {
 

@@ -1,12 +1,12 @@
-#include "framework/transport/sasl_layer.h"
+#include "thrum/transport/sasl_layer.h"
 
 #include <algorithm>
 #include <mutex>
 
 #include <spdlog/spdlog.h>
 
-#include "framework/transport/sasl_session.h"
-#include "framework/transport/sasl_wire.h"
+#include "thrum/transport/sasl_session.h"
+#include "thrum/transport/sasl_wire.h"
 
 #include <sasl/sasl.h>
 

@@ -1,4 +1,4 @@
-#include "framework/transport/sasl_server.h"
+#include "thrum/transport/sasl_server.h"
 
 #include <unistd.h>
 

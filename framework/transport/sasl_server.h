@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "framework/endpoint/endpoint_string.h"
-#include "framework/transport/sasl_layer.h"
-#include "framework/transport/sasl_session.h"
-#include "framework/transport/sasl_wire.h"
+#include "thrum/endpoint/endpoint_string.h"
+#include "thrum/transport/sasl_layer.h"
+#include "thrum/transport/sasl_session.h"
+#include "thrum/transport/sasl_wire.h"
 
 namespace thrum::transport::sasl {
 

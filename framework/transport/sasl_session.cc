@@ -1,4 +1,4 @@
-#include "framework/transport/sasl_session.h"
+#include "thrum/transport/sasl_session.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "framework/transport/sasl_layer.h"
+#include "thrum/transport/sasl_layer.h"
 
 #include <sasl/sasl.h>
 

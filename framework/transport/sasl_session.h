@@ -34,7 +34,7 @@
 #include <string_view>
 #include <vector>
 
-#include "framework/endpoint/endpoint_string.h"
+#include "thrum/endpoint/endpoint_string.h"
 
 typedef struct sasl_conn sasl_conn_t;
 struct sasl_callback;

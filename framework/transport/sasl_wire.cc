@@ -1,8 +1,8 @@
-#include "framework/transport/sasl_wire.h"
+#include "thrum/transport/sasl_wire.h"
 
 #include <algorithm>
 
-#include "framework/transport/wire.h"
+#include "thrum/transport/wire.h"
 
 namespace thrum::transport::sasl {
 std::string_view toString(Status status) {

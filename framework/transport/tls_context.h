@@ -18,7 +18,7 @@
 #include <memory>
 #include <string>
 
-#include "framework/endpoint/endpoint_string.h"
+#include "thrum/endpoint/endpoint_string.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
 

@@ -1,9 +1,9 @@
-#include "framework/transport/tls_session.h"
+#include "thrum/transport/tls_session.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "framework/transport/tls_context.h"
+#include "thrum/transport/tls_context.h"
 
 #include <arpa/inet.h>
 #include <openssl/bio.h>

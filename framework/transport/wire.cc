@@ -1,10 +1,10 @@
-#include "framework/transport/wire.h"
+#include "thrum/transport/wire.h"
 
 #include <algorithm>
 #include <cstring>
 #include <iterator>
 
-#include "framework/transport/byte_cursor.h"
+#include "thrum/transport/byte_cursor.h"
 
 namespace thrum::transport {
 namespace {

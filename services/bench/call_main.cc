@@ -13,7 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "Bench.h"
-#include "framework/client/connect.h"
+#include "thrum/client/connect.h"
 
 using namespace apache::thrift;
 
@@ -35,12 +35,11 @@ int main(int argc, char** argv) {
   app.add_option("calls", calls, "ping | echo:TEXT | work:MICROS | fire:TEXT")->required();
   CLI11_PARSE(app, argc, argv);
 
-  std::string error;
-  thrum::client::Options options{.framed = transport_kind == "framed",
-                                 .compact = protocol_kind == "compact"};
-  auto connection = thrum::client::connect(connect, options, error);
+  thrum::ConnectOptions options{.framed = transport_kind == "framed",
+                                .compact = protocol_kind == "compact"};
+  auto connection = thrum::connect(connect, options);
   if (!connection) {
-    std::cerr << "--connect: " << error << "\n";
+    std::cerr << "--connect: " << connection.error() << "\n";
     return 1;
   }
   auto trans = connection->transport;

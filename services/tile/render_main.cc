@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
-#include "framework/io/task_pool.h"
 #include "services/tile/render_wire.h"
 #include "services/tile/renderer.h"
+#include "thrum/io/task_pool.h"
 
 namespace {
 

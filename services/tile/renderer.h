@@ -22,9 +22,9 @@
 #include <string>
 #include <vector>
 
-#include "framework/io/task_pool.h"
 #include "services/tile/render_queue.h"
 #include "services/tile/tile_math.h"
+#include "thrum/io/task_pool.h"
 
 namespace mapnik {
 class Map;

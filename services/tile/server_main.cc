@@ -1,45 +1,36 @@
 // thrum-tile-server: map tiles rendered by Mapnik behind a queue dispatcher.
 //
 //   thrum-tile-server --listen 127.0.0.1:7070 --tile-dir /var/cache/thrum-tile
-//       --data-dir /var/lib/thrum-tile/shp --style world=/usr/share/thrum/world.xml
+//       --data-dir /var/lib/thrum-tile/shp --style world=/usr/share/thrum/style/world.xml
 //
 // Every setting is also a TOML key (--config FILE) and an environment
 // variable (THRUM_TILE_DIR, ...); --help lists them, --check-config prints
 // the effective configuration. Prints "listening on ADDR" per endpoint once
 // it accepts; drains on SIGTERM or SIGINT.
-#include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include <spdlog/spdlog.h>
-
-#include "framework/config/config.h"
-#include "framework/server/server.h"
-#include "framework/server/server_settings.h"
 #include "services/tile/render_process.h"
 #include "services/tile/tile_service.h"
+#include "thrum/thrum.h"
 
 namespace {
 
 using namespace thrum::tile;
 
-std::optional<std::string> checkStyle(const std::string& text) {
+thrum::Status checkStyle(const std::string& text) {
   size_t eq = text.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
-    return "a style is NAME=FILE.xml, not '" + text + "'";
+    return thrum::Status::failure("a style is NAME=FILE.xml, not '" + text + "'");
   }
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  thrum::holdShutdownSignals();
-  thrum::tuneAllocator();
-  thrum::ServiceSettings settings;
-  settings.listen = {"127.0.0.1:7070"};
-  settings.server.workers = 64;  // handlers may wait for renders; hits need free workers
   std::string tile_dir = "tile-cache";
   std::string data_dir = "tile-data/shp";
   std::vector<std::string> styles{"world=services/tile/style/world.xml"};
@@ -49,83 +40,89 @@ int main(int argc, char** argv) {
   int interactive = 1024, prefetch = 4096, dirty = 65536, bulk = 65536;
   int aging_ms = 60000, deadline_ms = 30000, max_waiters = 48;
 
-  thrum::config::Schema schema("thrum-tile-server", "THRUM_");
-  thrum::addServiceSettings(schema, settings);
-  schema.text("tile-dir", &tile_dir, "metatile cache (renderd's layout)")
-      .text("data-dir", &data_dir, "shapefiles the styles read (deploy/prepare-data.sh)")
-      .list("style", &styles, "a map style, NAME=FILE.xml (repeatable)", checkStyle)
-      .integer("min-zoom", &min_zoom, 0, kMaxZoom, "lowest zoom served")
-      .integer("max-zoom", &max_zoom, 0, kMaxZoom, "highest zoom served")
-      .integer("render-threads", &render_threads, 1, 256, "render threads for any priority")
-      .integer("reserved-render-threads", &reserved_threads, 0, 256,
-               "more render threads for interactive and prefetch work only")
-      .integer("render-timeout-ms", &render_timeout_ms, 1, 86400000,
-               "a render running longer (not counting time paused) is killed and fails")
-      .choice("pause-background", &pause_background, {"on", "off"},
-              "pause dirty and bulk renders while live work renders")
-      .integer("background-nice", &background_nice, 0, 19,
-               "nice value of the general render processes")
-      .integer("encode-threads", &encode_threads, 0, 256,
-               "PNG encoders per render process (0: one per CPU)")
-      .text("render-program", &render_program, "the render process (thrum-tile-render)")
-      .integer("queue-interactive", &interactive, 1, 1 << 24, "interactive jobs queued at most")
-      .integer("queue-prefetch", &prefetch, 1, 1 << 24, "prefetch jobs queued at most")
-      .integer("queue-dirty", &dirty, 1, 1 << 24, "dirty jobs queued at most")
-      .integer("queue-bulk", &bulk, 1, 1 << 24, "bulk jobs queued at most")
-      .integer("aging-ms", &aging_ms, 1, 86400000,
-               "a queued job counts as one class more urgent per this much waiting")
-      .integer("deadline-ms", &deadline_ms, 1, 3600000,
-               "how long a request waits for a render unless it says")
-      .integer("max-render-waiters", &max_waiters, 1, 1 << 20,
-               "requests waiting for renders at once (keep below --workers)");
-  if (auto code = thrum::loadServiceSettings(schema, argc, argv, settings, "thrum-tile")) {
-    return *code;
-  }
-  if (min_zoom > max_zoom) {
-    std::cerr << "min-zoom " << min_zoom << " is above max-zoom " << max_zoom << "\n";
-    return 2;
-  }
+  // Built once the settings are loaded; they outlive the server, which
+  // serve() stops before it returns.
+  std::optional<TileCache> cache;
+  std::optional<RenderQueue> queue;
 
-  std::string error;
-  std::vector<StyleSource> sources;
-  TileServiceOptions service;
-  for (const auto& s : styles) {
-    size_t eq = s.find('=');
-    sources.push_back({s.substr(0, eq), s.substr(eq + 1), data_dir});
-    service.styles.push_back({s.substr(0, eq), min_zoom, max_zoom});
-  }
-  service.max_render_waiters = max_waiters;
-  service.default_deadline = std::chrono::milliseconds(deadline_ms);
+  auto settings = [&](thrum::config::Schema& schema) {
+    schema.text("tile-dir", &tile_dir, "metatile cache (renderd's layout)")
+        .text("data-dir", &data_dir, "shapefiles the styles read (deploy/prepare-data.sh)")
+        .list("style", &styles, "a map style, NAME=FILE.xml (repeatable)", checkStyle)
+        .integer("min-zoom", &min_zoom, 0, kMaxZoom, "lowest zoom served")
+        .integer("max-zoom", &max_zoom, 0, kMaxZoom, "highest zoom served")
+        .integer("render-threads", &render_threads, 1, 256, "render threads for any priority")
+        .integer("reserved-render-threads", &reserved_threads, 0, 256,
+                 "more render threads for interactive and prefetch work only")
+        .integer("render-timeout-ms", &render_timeout_ms, 1, 86400000,
+                 "a render running longer (not counting time paused) is killed and fails")
+        .choice("pause-background", &pause_background, {"on", "off"},
+                "pause dirty and bulk renders while live work renders")
+        .integer("background-nice", &background_nice, 0, 19,
+                 "nice value of the general render processes")
+        .integer("encode-threads", &encode_threads, 0, 256,
+                 "PNG encoders per render process (0: one per CPU)")
+        .text("render-program", &render_program, "the render process (thrum-tile-render)")
+        .integer("queue-interactive", &interactive, 1, 1 << 24, "interactive jobs queued at most")
+        .integer("queue-prefetch", &prefetch, 1, 1 << 24, "prefetch jobs queued at most")
+        .integer("queue-dirty", &dirty, 1, 1 << 24, "dirty jobs queued at most")
+        .integer("queue-bulk", &bulk, 1, 1 << 24, "bulk jobs queued at most")
+        .integer("aging-ms", &aging_ms, 1, 86400000,
+                 "a queued job counts as one class more urgent per this much waiting")
+        .integer("deadline-ms", &deadline_ms, 1, 3600000,
+                 "how long a request waits for a render unless it says")
+        .integer("max-render-waiters", &max_waiters, 1, 1 << 20,
+                 "requests waiting for renders at once (keep below --workers)");
+  };
 
-  TileCache cache(tile_dir);
-  Scheduler::Options queue_options;
-  queue_options.render_slots = render_threads;
-  queue_options.reserved_slots = reserved_threads;
-  queue_options.capacity = {static_cast<size_t>(interactive), static_cast<size_t>(prefetch),
-                            static_cast<size_t>(dirty), static_cast<size_t>(bulk)};
-  queue_options.aging_step = std::chrono::milliseconds(aging_ms);
-  RenderQueue queue(
-      queue_options,
-      [&](bool reserved, std::string& e) -> std::unique_ptr<RenderBackend> {
-        return RenderProcess::start({.program = render_program,
-                                     .styles = sources,
-                                     .encode_threads = encode_threads,
-                                     .nice = reserved ? 0 : background_nice,
-                                     .time_limit = std::chrono::milliseconds(render_timeout_ms)},
-                                    e);
-      },
-      [&](const MetatileKey& key, RenderOutcome& outcome) { storeRendered(cache, key, outcome); });
-  queue.setPauseBackground(pause_background == "on");
-  if (!queue.start(error)) {  // loads every style in every render process
-    std::cerr << error << "\n";
-    return 2;
-  }
+  auto processor = [&](const thrum::ServiceSettings&)
+      -> thrum::Result<std::shared_ptr<apache::thrift::TProcessor>> {
+    if (min_zoom > max_zoom) {
+      return thrum::Status::failure("min-zoom " + std::to_string(min_zoom) + " is above max-zoom " +
+                                    std::to_string(max_zoom));
+    }
+    std::vector<StyleSource> sources;
+    TileServiceOptions service;
+    for (const auto& s : styles) {
+      size_t eq = s.find('=');
+      sources.push_back({s.substr(0, eq), s.substr(eq + 1), data_dir});
+      service.styles.push_back({s.substr(0, eq), min_zoom, max_zoom});
+    }
+    service.max_render_waiters = max_waiters;
+    service.default_deadline = std::chrono::milliseconds(deadline_ms);
 
-  thrum::Server server(std::make_shared<api::TileServiceProcessor>(
-                           std::make_shared<TileServiceHandler>(service, cache, queue)),
-                       settings.server);
-  if (!thrum::listenAndStart(server, settings.listen, std::cout, std::cerr)) return 1;
-  thrum::runUntilSignal(server);
-  queue.stop();
-  return 0;
+    cache.emplace(tile_dir);
+    Scheduler::Options queue_options;
+    queue_options.render_slots = render_threads;
+    queue_options.reserved_slots = reserved_threads;
+    queue_options.capacity = {static_cast<size_t>(interactive), static_cast<size_t>(prefetch),
+                              static_cast<size_t>(dirty), static_cast<size_t>(bulk)};
+    queue_options.aging_step = std::chrono::milliseconds(aging_ms);
+    queue.emplace(
+        queue_options,
+        [&, sources](bool reserved, std::string& e) -> std::unique_ptr<RenderBackend> {
+          return RenderProcess::start({.program = render_program,
+                                       .styles = sources,
+                                       .encode_threads = encode_threads,
+                                       .nice = reserved ? 0 : background_nice,
+                                       .time_limit = std::chrono::milliseconds(render_timeout_ms)},
+                                      e);
+        },
+        [&](const MetatileKey& key, RenderOutcome& outcome) {
+          storeRendered(*cache, key, outcome);
+        });
+    queue->setPauseBackground(pause_background == "on");
+    std::string error;
+    if (!queue->start(error)) return thrum::Status::failure(error);  // loads every style
+    return std::make_shared<api::TileServiceProcessor>(
+        std::make_shared<TileServiceHandler>(service, *cache, *queue));
+  };
+
+  return thrum::serve(argc, argv,
+                      {.name = "thrum-tile-server",
+                       .listen = {"127.0.0.1:7070"},
+                       // handlers may wait for renders; hits need free workers
+                       .server = {.workers = 64},
+                       .settings = settings,
+                       .processor = processor});
 }

@@ -22,8 +22,8 @@
 #include <thrift/TApplicationException.h>
 
 #include "TileService.h"
-#include "framework/client/connect.h"
 #include "services/tile/tile_math.h"
+#include "thrum/client/connect.h"
 
 namespace {
 
@@ -180,11 +180,9 @@ int main(int argc, char** argv) {
   app.add_subcommand("stats", "the server's counters and queues");
   app.add_subcommand("maps", "styles and their zoom ranges");
   CLI11_PARSE(app, argc, argv);
-
-  std::string error;
-  auto conn = thrum::client::connect(connect, {}, error);
+  auto conn = thrum::connect(connect, {});
   if (!conn) {
-    std::cerr << "thrum-tile: " << error << "\n";
+    std::cerr << "thrum-tile: " << conn.error() << "\n";
     return 1;
   }
   api::TileServiceClient client(conn->protocol);

@@ -45,9 +45,9 @@
 #include <thrift/transport/TBufferTransports.h>
 
 #include "Bench.h"
-#include "framework/endpoint/listener.h"
-#include "framework/transport/sasl_wire.h"
-#include "framework/transport/wire.h"
+#include "thrum/endpoint/listener.h"
+#include "thrum/transport/sasl_wire.h"
+#include "thrum/transport/wire.h"
 
 namespace asio = boost::asio;
 namespace ssl = asio::ssl;

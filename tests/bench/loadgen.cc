@@ -32,8 +32,8 @@
 #include <thrift/transport/TBufferTransports.h>
 
 #include "Bench.h"
-#include "framework/endpoint/listener.h"
-#include "framework/transport/wire.h"
+#include "thrum/endpoint/listener.h"
+#include "thrum/transport/wire.h"
 
 namespace asio = boost::asio;
 using asio::ip::tcp;

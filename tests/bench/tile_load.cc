@@ -22,7 +22,7 @@
 #include <CLI/CLI.hpp>
 
 #include "TileService.h"
-#include "framework/client/connect.h"
+#include "thrum/client/connect.h"
 
 namespace {
 
@@ -39,11 +39,9 @@ std::vector<api::TileRequest> readTiles(const std::string& path) {
 }
 
 std::unique_ptr<api::TileServiceClient> connect(const std::string& endpoint,
-                                                std::vector<thrum::client::Connection>& keep) {
-  std::string error;
-  auto conn =
-      thrum::client::connect(endpoint, {.io_timeout = std::chrono::milliseconds(120000)}, error);
-  if (!conn) throw std::runtime_error(error);
+                                                std::vector<thrum::Connection>& keep) {
+  auto conn = thrum::connect(endpoint, {.io_timeout = std::chrono::milliseconds(120000)});
+  if (!conn) throw std::runtime_error(conn.error());
   keep.push_back(*conn);
   return std::make_unique<api::TileServiceClient>(conn->protocol);
 }
@@ -80,7 +78,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   auto tiles = readTiles(tiles_file);
-  std::vector<thrum::client::Connection> keep;
+  std::vector<thrum::Connection> keep;
   if (hits->parsed()) {
     std::vector<std::unique_ptr<api::TileServiceClient>> clients;
     for (int i = 0; i < connections; ++i) clients.push_back(connect(endpoint, keep));

@@ -4,8 +4,8 @@
 #include <string>
 #include <string_view>
 
-#include "framework/endpoint/endpoint_string.h"
 #include "tests/fuzz/fuzz_target.h"
+#include "thrum/endpoint/endpoint_string.h"
 
 using namespace thrum::endpoint;
 

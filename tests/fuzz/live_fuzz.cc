@@ -39,11 +39,11 @@
 
 #include "Bench.h"
 #include "Everywhere.h"
-#include "framework/transport/sasl_layer.h"
-#include "framework/transport/sasl_session.h"
-#include "framework/transport/sasl_wire.h"
-#include "framework/transport/wire.h"
 #include "tests/fuzz/mutator.h"
+#include "thrum/transport/sasl_layer.h"
+#include "thrum/transport/sasl_session.h"
+#include "thrum/transport/sasl_wire.h"
+#include "thrum/transport/wire.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "framework/transport/message_reader.h"
 #include "tests/fuzz/fuzz_target.h"
+#include "thrum/transport/message_reader.h"
 
 using namespace thrum::transport;
 

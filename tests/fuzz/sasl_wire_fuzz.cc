@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "framework/transport/sasl_wire.h"
 #include "tests/fuzz/fuzz_target.h"
+#include "thrum/transport/sasl_wire.h"
 
 using namespace thrum::transport::sasl;
 

@@ -12,10 +12,10 @@
 #include <thrift/TApplicationException.h>
 #include <thrift/transport/TTransportException.h>
 
-#include "framework/transport/overload.h"
 #include "tests/support/clients.h"
 #include "tests/support/test_server.h"
 #include "tests/support/wait.h"
+#include "thrum/transport/overload.h"
 
 namespace thrum {
 namespace {

@@ -15,13 +15,17 @@
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TSocket.h>
 
-#include "framework/client/connect.h"
-#include "framework/server/server.h"
 #include "tests/support/clients.h"
+#include "tests/support/status.h"
 #include "tests/support/test_handler.h"
+#include "thrum/client/connect.h"
+#include "thrum/server/server.h"
 
 namespace thrum {
 namespace {
+
+using testing::failure;
+using testing::succeeded;
 
 namespace fs = std::filesystem;
 using apache::thrift::protocol::TBinaryProtocol;
@@ -63,8 +67,7 @@ TEST(Endpoints, UnixSocketServesStockClientsAndNamesPeerByCredentials) {
   TempDir dir;
   ServerWith s;
   std::string path = dir / "thrum.sock";
-  std::string error;
-  ASSERT_FALSE(s.server.listen("unix:address=" + path + ":mode=0600", &error)) << error;
+  ASSERT_TRUE(succeeded(s.server.listen("unix:address=" + path + ":mode=0600")));
   s.server.start();
   EXPECT_EQ(s.server.listeningOn().at(0), "unix:" + path);
   struct stat st {};
@@ -98,28 +101,26 @@ TEST(Endpoints, StaleSocketFileIsReplacedLiveOneIsNotStolen) {
     close(fd);
   }
   ServerWith live;
-  std::string error;
-  ASSERT_FALSE(live.server.listen("unix:" + path, &error)) << error;
+  ASSERT_TRUE(succeeded(live.server.listen("unix:" + path)));
   live.server.start();
   EXPECT_EQ(echoOverUnix(path, "replaced"), "replaced");
 
   ServerWith thief;
-  auto ec = thief.server.listen("unix:" + path, &error);
-  EXPECT_EQ(ec, boost::asio::error::address_in_use);
-  EXPECT_EQ(error, "unix:" + path + ": " + path + " is in use by a live process");
+  Status stolen = thief.server.listen("unix:" + path);
+  EXPECT_EQ(stolen.code(), std::errc::address_in_use);
+  EXPECT_EQ(stolen.message(), "unix:" + path + ": " + path + " is in use by a live process");
   EXPECT_EQ(echoOverUnix(path, "still mine"), "still mine");
 
   std::string file = dir / "not-a-socket";
   std::ofstream(file) << "data";
-  EXPECT_TRUE(thief.server.listen("unix:" + file, &error));
+  EXPECT_FALSE(thief.server.listen("unix:" + file));
   EXPECT_TRUE(fs::exists(file)) << "a regular file is never removed";
 }
 
 TEST(Endpoints, AbstractUnixName) {
   ServerWith s;
   std::string name = "thrum-test-" + std::to_string(getpid());
-  std::string error;
-  ASSERT_FALSE(s.server.listen("unix:@" + name, &error)) << error;
+  ASSERT_TRUE(succeeded(s.server.listen("unix:@" + name)));
   s.server.start();
   EXPECT_EQ(s.server.listeningOn().at(0), "unix:@" + name);
   EXPECT_EQ(echoOverUnix(std::string(1, '\0') + name, "abstract"), "abstract");
@@ -128,10 +129,9 @@ TEST(Endpoints, AbstractUnixName) {
 TEST(Endpoints, OneServerOnSeveralEndpointsAtOnce) {
   TempDir dir;
   ServerWith s;
-  std::string error;
-  ASSERT_FALSE(s.server.listen("tcp:port=0:interface=127.0.0.1", &error)) << error;
-  ASSERT_FALSE(s.server.listen("tcp:port=0:interface=\\:\\:1", &error)) << error;
-  ASSERT_FALSE(s.server.listen("unix:" + (dir / "a.sock"), &error)) << error;
+  ASSERT_TRUE(succeeded(s.server.listen("tcp:port=0:interface=127.0.0.1")));
+  ASSERT_TRUE(succeeded(s.server.listen("tcp:port=0:interface=\\:\\:1")));
+  ASSERT_TRUE(succeeded(s.server.listen("unix:" + (dir / "a.sock"))));
   s.server.start();
   auto v4 = testing::connectStock(s.server.port(0), testing::kAllStacks[0]);
   std::string out;
@@ -156,8 +156,7 @@ TEST(Endpoints, InheritedDescriptorInThisProcess) {
   ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   ASSERT_EQ(listen(fd, 16), 0);
   ServerWith s;
-  std::string error;
-  ASSERT_FALSE(s.server.listen("fd:" + std::to_string(fd), &error)) << error;
+  ASSERT_TRUE(succeeded(s.server.listen("fd:" + std::to_string(fd))));
   s.server.start();
   auto client = testing::connectStock(s.server.port(), testing::kAllStacks[2]);
   std::string out;
@@ -165,11 +164,10 @@ TEST(Endpoints, InheritedDescriptorInThisProcess) {
   EXPECT_EQ(out, "inherited");
 }
 
-std::string echoThrough(const std::string& endpoint, const client::Options& options,
+std::string echoThrough(const std::string& endpoint, const ConnectOptions& options,
                         const std::string& payload) {
-  std::string error;
-  auto conn = client::connect(endpoint, options, error);
-  EXPECT_TRUE(conn) << error;
+  auto conn = thrum::connect(endpoint, options);
+  EXPECT_TRUE(conn) << conn.error();
   if (!conn) return "";
   bench::BenchClient bench(conn->protocol);
   std::string out;
@@ -180,16 +178,15 @@ std::string echoThrough(const std::string& endpoint, const client::Options& opti
 TEST(ClientConnect, EveryClientEndpointAndStack) {
   TempDir dir;
   ServerWith s;
-  std::string error;
-  ASSERT_FALSE(s.server.listen("tcp:port=0:interface=127.0.0.1", &error)) << error;
-  ASSERT_FALSE(s.server.listen("unix:" + (dir / "c.sock"), &error)) << error;
+  ASSERT_TRUE(succeeded(s.server.listen("tcp:port=0:interface=127.0.0.1")));
+  ASSERT_TRUE(succeeded(s.server.listen("unix:" + (dir / "c.sock"))));
   std::string abstract = "thrum-client-" + std::to_string(getpid());
-  ASSERT_FALSE(s.server.listen("unix:@" + abstract, &error)) << error;
+  ASSERT_TRUE(succeeded(s.server.listen("unix:@" + abstract)));
   s.server.start();
   std::string port = std::to_string(s.server.port());
   for (bool framed : {true, false}) {
     for (bool compact : {false, true}) {
-      client::Options o{.framed = framed, .compact = compact};
+      ConnectOptions o{.framed = framed, .compact = compact};
       EXPECT_EQ(echoThrough("tcp:host=127.0.0.1:port=" + port, o, "a"), "a");
       EXPECT_EQ(echoThrough("127.0.0.1:" + port, o, "b"), "b");
       EXPECT_EQ(echoThrough("unix:path=" + (dir / "c.sock"), o, "c"), "c");
@@ -199,13 +196,11 @@ TEST(ClientConnect, EveryClientEndpointAndStack) {
 }
 
 TEST(ClientConnect, ErrorsNameTheEndpoint) {
-  std::string error;
-  EXPECT_FALSE(client::connect("tcp:host=127.0.0.1", {}, error));
-  EXPECT_EQ(error, "tcp: port= is required");
-  EXPECT_FALSE(client::connect("nonsense", {}, error));
-  EXPECT_EQ(error, "'nonsense' is neither an endpoint string nor HOST:PORT (expected HOST:PORT)");
-  EXPECT_FALSE(client::connect("unix:path=/nonexistent/thrum.sock", {}, error));
-  EXPECT_NE(error.find("unix:path=/nonexistent/thrum.sock: "), std::string::npos) << error;
+  EXPECT_EQ(failure(thrum::connect("tcp:host=127.0.0.1")), "tcp: port= is required");
+  EXPECT_EQ(failure(thrum::connect("nonsense")),
+            "'nonsense' is neither an endpoint string nor HOST:PORT (expected HOST:PORT)");
+  std::string error = failure(thrum::connect("unix:path=/nonexistent/thrum.sock"));
+  EXPECT_EQ(error.rfind("unix:path=/nonexistent/thrum.sock: ", 0), 0u) << error;
 }
 
 }  // namespace

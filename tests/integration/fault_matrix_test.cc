@@ -47,11 +47,6 @@
 #include <thrift/TApplicationException.h>
 #include <thrift/transport/TTransportException.h>
 
-#include "framework/client/connect.h"
-#include "framework/endpoint/listener.h"
-#include "framework/server/server.h"
-#include "framework/transport/overload.h"
-#include "framework/transport/sasl_wire.h"
 #include "tests/support/clients.h"
 #include "tests/support/fake_saslauthd.h"
 #include "tests/support/many_clients.h"
@@ -61,6 +56,11 @@
 #include "tests/support/test_pki.h"
 #include "tests/support/tile_stack.h"
 #include "tests/support/wait.h"
+#include "thrum/client/connect.h"
+#include "thrum/endpoint/listener.h"
+#include "thrum/server/server.h"
+#include "thrum/transport/overload.h"
+#include "thrum/transport/sasl_wire.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -108,10 +108,7 @@ struct FaultServer {
     handler->gate.release();
     server->stop();
   }
-  void listen(const std::string& spec) {
-    std::string error;
-    if (server->listen(spec, &error)) throw std::runtime_error(error);
-  }
+  void listen(const std::string& spec) { server->listen(spec).orThrow(); }
 
   uint16_t port(size_t i = 0) const { return server->port(i); }
   int64_t metric(std::string_view name) const { return server->metrics().value(name); }
@@ -385,11 +382,10 @@ TEST(FaultMatrix, SaslQopChurn) {
     for (const char* qop : {"auth", "auth-int", "auth-conf"}) {
       for (int i = 0; i < 6; ++i) {
         clients.emplace_back([&, qop, i] {
-          std::string error;
           auto conn =
-              client::connect("tcp:host=127.0.0.1:port=" + std::to_string(s.port(1)) +
-                                  ":sasl=DIGEST-MD5:user=alice:hostname=localhost:qop=" + qop,
-                              {.sasl_password = "secret"}, error);
+              thrum::connect("tcp:host=127.0.0.1:port=" + std::to_string(s.port(1)) +
+                                 ":sasl=DIGEST-MD5:user=alice:hostname=localhost:qop=" + qop,
+                             {.sasl_password = "secret"});
           if (!conn) {
             ++failures;
             return;

@@ -17,9 +17,9 @@
 
 #include <gtest/gtest.h>
 
-#include "framework/io/task_pool.h"
 #include "services/tile/renderer.h"
 #include "tests/support/wait.h"
+#include "thrum/io/task_pool.h"
 
 namespace thrum::tile {
 namespace {

@@ -26,14 +26,14 @@
 
 #include <gtest/gtest.h>
 
-#include "framework/client/connect.h"
-#include "framework/server/server.h"
 #include "tests/support/many_clients.h"
 #include "tests/support/sasldb.h"
 #include "tests/support/test_handler.h"
 #include "tests/support/test_kdc.h"
 #include "tests/support/test_pki.h"
 #include "tests/support/wait.h"
+#include "thrum/client/connect.h"
+#include "thrum/server/server.h"
 
 namespace thrum {
 namespace {
@@ -79,10 +79,7 @@ struct ChurnServer {
            sasl);
     server->start();
   }
-  void listen(const std::string& spec) {
-    std::string error;
-    if (server->listen(spec, &error)) throw std::runtime_error(error);
-  }
+  void listen(const std::string& spec) { server->listen(spec).orThrow(); }
   int64_t metric(const std::string& name) const { return server->metrics().value(name); }
 
   // A client endpoint string for `mode` over TCP or TLS.
@@ -102,9 +99,8 @@ std::string describe(const Mode& mode, bool tls) {
 // on its way (the server owes a reply it cannot deliver). Returns "" or
 // what went wrong.
 std::string churnOnce(const ChurnServer& s, const Mode& mode, bool tls, bool abrupt) {
-  std::string error;
-  auto conn = client::connect(s.spec(mode, tls), {.sasl_password = "secret"}, error);
-  if (!conn) return describe(mode, tls) + ": " + error;
+  auto conn = thrum::connect(s.spec(mode, tls), {.sasl_password = "secret"});
+  if (!conn) return describe(mode, tls) + ": " + conn.error();
   try {
     bench::BenchClient client(conn->protocol);
     std::string out, payload(8 * 1024 + 7, 'c');
@@ -130,8 +126,7 @@ class SteadyClients {
   explicit SteadyClients(const ChurnServer& s) {
     for (const Mode& mode : {Mode{"DIGEST-MD5", "auth-conf"}, Mode{"GSSAPI", "auth-int"}}) {
       threads_.emplace_back([this, &s, mode] {
-        std::string error;
-        auto conn = client::connect(s.spec(mode, true), {.sasl_password = "secret"}, error);
+        auto conn = thrum::connect(s.spec(mode, true), {.sasl_password = "secret"});
         if (!conn) {
           failures_.fetch_add(1);
           return;

@@ -19,17 +19,21 @@
 
 #include <gtest/gtest.h>
 
-#include "framework/server/server.h"
 #include "tests/support/clients.h"
 #include "tests/support/fake_saslauthd.h"
+#include "tests/support/status.h"
 #include "tests/support/test_handler.h"
 #include "tests/support/wait.h"
+#include "thrum/server/server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 namespace thrum {
 namespace {
+
+using testing::failure;
+using testing::succeeded;
 
 constexpr int kConnections = 2000;
 
@@ -96,13 +100,10 @@ TEST(SaslScale, TwoThousandAuthenticatedConnectionsCallWhileNegotiationsBlock) {
     Server server(
         std::make_shared<bench::BenchProcessor>(handler),
         {.io_threads = 2, .workers = 4, .queue = 4096, .auth_threads = 2, .auth_queue = 4096});
-    std::string error;
-    ASSERT_FALSE(
-        server.listen("tcp:port=0:interface=127.0.0.1:backlog=4096:sasl=required:"
-                      "mechs=PLAIN:realm=THRUM.TEST:saslauthd=" +
-                          saslauthd.path(),
-                      &error))
-        << error;
+    ASSERT_TRUE(
+        succeeded(server.listen("tcp:port=0:interface=127.0.0.1:backlog=4096:sasl=required:"
+                                "mechs=PLAIN:realm=THRUM.TEST:saslauthd=" +
+                                saslauthd.path())));
     server.start();
     uint16_t port = server.port();
 
@@ -168,13 +169,10 @@ TEST(SaslScale, AFullAuthPoolAnswersServerBusyAndServesTheRest) {
     testing::FakeSaslauthd saslauthd(dir + "/mux", {{"alice", "secret"}});
     Server server(std::make_shared<bench::BenchProcessor>(std::make_shared<testing::TestHandler>()),
                   {.auth_threads = 1, .auth_queue = 1});
-    std::string error;
-    ASSERT_FALSE(
-        server.listen("tcp:port=0:interface=127.0.0.1:sasl=required:mechs=PLAIN:"
-                      "saslauthd=" +
-                          saslauthd.path(),
-                      &error))
-        << error;
+    ASSERT_TRUE(
+        succeeded(server.listen("tcp:port=0:interface=127.0.0.1:sasl=required:mechs=PLAIN:"
+                                "saslauthd=" +
+                                saslauthd.path())));
     server.start();
     Peer running(server.port()), queued(server.port()), refused(server.port());
     running.plain("slow", "x");

@@ -17,17 +17,21 @@
 #include <thrift/TApplicationException.h>
 #include <thrift/transport/TTransportException.h>
 
-#include "framework/client/connect.h"
-#include "framework/server/server.h"
 #include "tests/support/clients.h"
 #include "tests/support/sasldb.h"
+#include "tests/support/status.h"
 #include "tests/support/test_handler.h"
 #include "tests/support/test_kdc.h"
 #include "tests/support/test_pki.h"
 #include "tests/support/wait.h"
+#include "thrum/client/connect.h"
+#include "thrum/server/server.h"
 
 namespace thrum {
 namespace {
+
+using testing::failure;
+using testing::succeeded;
 
 namespace fs = std::filesystem;
 using testing::waitFor;
@@ -43,11 +47,10 @@ struct SaslServer {
   explicit SaslServer(const std::string& prefix = "tcp:port=0:interface=127.0.0.1",
                       const std::string& extra = "", ServerOptions options = {}) {
     server = std::make_unique<Server>(std::make_shared<bench::BenchProcessor>(handler), options);
-    std::string error;
     std::string spec = prefix +
                        ":sasl=required:mechs=PLAIN,SCRAM-SHA-256,DIGEST-MD5:sasldb=" + db.path +
                        ":realm=" + kRealm + ":hostname=localhost" + extra;
-    if (server->listen(spec, &error)) throw std::runtime_error(error);
+    server->listen(spec).orThrow();
     server->start();
   }
   uint16_t port() const { return server->port(); }
@@ -62,10 +65,8 @@ std::string clientSpec(uint16_t port, const std::string& mech, const std::string
 
 TEST(Sasl, PlainAuthenticatesAndThePrincipalReachesTheHandler) {
   SaslServer s;
-  std::string error;
-  auto conn =
-      client::connect(clientSpec(s.port(), "PLAIN", "alice"), {.sasl_password = "secret"}, error);
-  ASSERT_TRUE(conn) << error;
+  auto conn = thrum::connect(clientSpec(s.port(), "PLAIN", "alice"), {.sasl_password = "secret"});
+  ASSERT_TRUE(conn) << conn.error();
   bench::BenchClient client(conn->protocol);
   client.ping();
   auto seen = s.handler->seen();
@@ -96,9 +97,8 @@ TEST_P(SaslMechanisms, AuthenticateAndCarryCallsAtTheNegotiatedProtection) {
                      "tcp:host=" + (tls ? "localhost" : "127.0.0.1") +
                      ":port=" + std::to_string(s.port()) + (tls ? ":ca=" + pki.ca_cert : "") +
                      ":sasl=" + mech + ":user=bob:hostname=localhost:qop=" + qop;
-  std::string error;
-  auto conn = client::connect(spec, {.sasl_password = "hunter2"}, error);
-  ASSERT_TRUE(conn) << error;
+  auto conn = thrum::connect(spec, {.sasl_password = "hunter2"});
+  ASSERT_TRUE(conn) << conn.error();
   bench::BenchClient client(conn->protocol);
   client.ping();
   auto seen = s.handler->seen();
@@ -138,17 +138,14 @@ TEST_P(Gssapi, AuthenticatesWithTheTicketCacheAtEveryProtection) {
   testing::TestKdc kdc;
   auto handler = std::make_shared<testing::TestHandler>();
   Server server(std::make_shared<bench::BenchProcessor>(handler));
-  std::string error;
-  ASSERT_FALSE(server.listen(
+  ASSERT_TRUE(succeeded(server.listen(
       "tcp:port=0:interface=127.0.0.1:sasl=required:mechs=GSSAPI:keytab=" + kdc.keytab +
-          ":realm=" + testing::TestKdc::kRealm + ":hostname=localhost",
-      &error))
-      << error;
+      ":realm=" + testing::TestKdc::kRealm + ":hostname=localhost")));
   server.start();
-  auto conn = client::connect("tcp:host=127.0.0.1:port=" + std::to_string(server.port()) +
-                                  ":sasl=GSSAPI:hostname=localhost:qop=" + qop,
-                              {}, error);
-  ASSERT_TRUE(conn) << error;
+  auto conn = thrum::connect("tcp:host=127.0.0.1:port=" + std::to_string(server.port()) +
+                                 ":sasl=GSSAPI:hostname=localhost:qop=" + qop,
+                             {});
+  ASSERT_TRUE(conn) << conn.error();
   bench::BenchClient client(conn->protocol);
   client.ping();
   auto seen = handler->seen();
@@ -171,66 +168,61 @@ INSTANTIATE_TEST_SUITE_P(EveryQop, Gssapi, ::testing::Values("auth", "auth-int",
 TEST(Sasl, WrongPasswordIsRefusedWithTheReasonAndNeverReachesAHandler) {
   SaslServer s;
   for (const char* mech : {"PLAIN", "SCRAM-SHA-256", "DIGEST-MD5"}) {
-    std::string error;
-    auto conn =
-        client::connect(clientSpec(s.port(), mech, "alice"), {.sasl_password = "wrong"}, error);
+    auto conn = thrum::connect(clientSpec(s.port(), mech, "alice"), {.sasl_password = "wrong"});
     EXPECT_FALSE(conn) << mech;
-    EXPECT_NE(error.find("server answered BAD: Authentication failed"), std::string::npos)
-        << mech << ": " << error;
+    EXPECT_NE(conn.error().find("server answered BAD: Authentication failed"), std::string::npos)
+        << mech << ": " << conn.error();
     EXPECT_TRUE(waitFor([&] { return s.metric(std::string("sasl.failed.") + mech) == 1; })) << mech;
   }
   EXPECT_FALSE(s.handler->seen());
   EXPECT_TRUE(waitFor([&] { return s.metric("connections.closed.sasl_failed") == 3; }));
   // A good password still gets in.
-  std::string error;
-  EXPECT_TRUE(
-      client::connect(clientSpec(s.port(), "PLAIN", "alice"), {.sasl_password = "secret"}, error))
-      << error;
+  EXPECT_TRUE(succeeded(
+      thrum::connect(clientSpec(s.port(), "PLAIN", "alice"), {.sasl_password = "secret"})));
 }
 
 TEST(Sasl, APrincipalOverItsConnectionLimitIsRefusedOthersAreNot) {
   SaslServer s("tcp:port=0:interface=127.0.0.1", "", {.max_connections_per_principal = 2});
-  auto login = [&](const char* user, const char* password, std::string& error) {
-    return client::connect(clientSpec(s.port(), "PLAIN", user), {.sasl_password = password}, error);
+  auto login = [&](const char* user, const char* password) {
+    return thrum::connect(clientSpec(s.port(), "PLAIN", user), {.sasl_password = password});
   };
-  std::string error;
-  auto a1 = login("alice", "secret", error);
-  auto a2 = login("alice", "secret", error);
-  ASSERT_TRUE(a1 && a2) << error;
-  EXPECT_FALSE(login("alice", "secret", error));
+  auto a1 = login("alice", "secret");
+  auto a2 = login("alice", "secret");
+  ASSERT_TRUE(succeeded(a1));
+  ASSERT_TRUE(succeeded(a2));
+  std::string error = failure(login("alice", "secret"));
   EXPECT_NE(error.find("server answered ERROR: thrum overloaded: max_connections_per_principal: "
                        "principal alice@THRUM.TEST has 2 connections open"),
             std::string::npos)
       << error;
   EXPECT_TRUE(
       waitFor([&] { return s.metric("connections.closed.max_connections_per_principal") == 1; }));
-  auto b = login("bob", "hunter2", error);  // another principal from the same address
-  ASSERT_TRUE(b) << error;
+  auto b = login("bob", "hunter2");  // another principal from the same address
+  ASSERT_TRUE(succeeded(b));
   bench::BenchClient(a1->protocol).ping();
   bench::BenchClient(b->protocol).ping();
-  a1.reset();  // alice's place comes free
+  a1->transport->close();  // alice's place comes free
   ASSERT_TRUE(waitFor([&] { return s.server->openConnections() == 2; }));
-  EXPECT_TRUE(login("alice", "secret", error)) << error;
+  EXPECT_TRUE(succeeded(login("alice", "secret")));
 }
 
 TEST(Sasl, TheAuthorizerDecidesPerPrincipalAndMethod) {
   Sasldb db;
   auto handler = std::make_shared<testing::TestHandler>();
   Server server(std::make_shared<bench::BenchProcessor>(handler));
-  server.setAuthorizer([](const CallContext& call, std::string& reason) {
-    if (call.principal() == std::string("bob@") + kRealm) return true;
-    reason = "only bob may echo";
-    return call.method() == "ping";
+  server.setAuthorizer([](const CallContext& call) {
+    if (call.principal() == std::string("bob@") + kRealm || call.method() == "ping") {
+      return Status();
+    }
+    return Status::failure("only bob may echo");
   });
-  std::string error;
-  ASSERT_FALSE(server.listen("tcp:port=0:interface=127.0.0.1:sasl=required:mechs=PLAIN:sasldb=" +
-                                 db.path + ":realm=" + kRealm,
-                             &error))
-      << error;
+  ASSERT_TRUE(succeeded(
+      server.listen("tcp:port=0:interface=127.0.0.1:sasl=required:mechs=PLAIN:sasldb=" + db.path +
+                    ":realm=" + kRealm)));
   server.start();
-  auto alice = client::connect(clientSpec(server.port(), "PLAIN", "alice"),
-                               {.sasl_password = "secret"}, error);
-  ASSERT_TRUE(alice) << error;
+  auto alice =
+      thrum::connect(clientSpec(server.port(), "PLAIN", "alice"), {.sasl_password = "secret"});
+  ASSERT_TRUE(alice) << alice.error();
   bench::BenchClient as_alice(alice->protocol);
   as_alice.ping();
   std::string out;
@@ -242,9 +234,9 @@ TEST(Sasl, TheAuthorizerDecidesPerPrincipalAndMethod) {
                                          kRealm + " may not call echo: only bob may echo");
   }
   as_alice.ping();  // the connection stays
-  auto bob = client::connect(clientSpec(server.port(), "PLAIN", "bob"),
-                             {.sasl_password = "hunter2"}, error);
-  ASSERT_TRUE(bob) << error;
+  auto bob =
+      thrum::connect(clientSpec(server.port(), "PLAIN", "bob"), {.sasl_password = "hunter2"});
+  ASSERT_TRUE(bob) << bob.error();
   bench::BenchClient as_bob(bob->protocol);
   as_bob.echo(out, "y");
   EXPECT_EQ(out, "y");
@@ -253,21 +245,18 @@ TEST(Sasl, TheAuthorizerDecidesPerPrincipalAndMethod) {
 
 TEST(Sasl, APeerThatKeepsFailingIsSlowedDownOthersAreNot) {
   SaslServer s;
-  std::string error;
   for (int i = 0; i < 6; ++i) {
-    EXPECT_FALSE(
-        client::connect(clientSpec(s.port(), "PLAIN", "alice"), {.sasl_password = "bad"}, error));
+    EXPECT_FALSE(thrum::connect(clientSpec(s.port(), "PLAIN", "alice"), {.sasl_password = "bad"}));
   }
   // From the fourth failure on, each new attempt from 127.0.0.1 waited.
   EXPECT_EQ(s.metric("sasl.throttled"), 2);
   EXPECT_EQ(s.metric("sasl.failed.PLAIN"), 6);
   // Throttled, not refused: the right password still gets in, and forgives.
-  EXPECT_TRUE(
-      client::connect(clientSpec(s.port(), "PLAIN", "alice"), {.sasl_password = "secret"}, error))
-      << error;
+  EXPECT_TRUE(succeeded(
+      thrum::connect(clientSpec(s.port(), "PLAIN", "alice"), {.sasl_password = "secret"})));
   EXPECT_EQ(s.metric("sasl.throttled"), 3);
-  EXPECT_TRUE(
-      client::connect(clientSpec(s.port(), "PLAIN", "bob"), {.sasl_password = "hunter2"}, error));
+  EXPECT_TRUE(succeeded(
+      thrum::connect(clientSpec(s.port(), "PLAIN", "bob"), {.sasl_password = "hunter2"})));
   EXPECT_EQ(s.metric("sasl.throttled"), 3);
 }
 
@@ -367,25 +356,24 @@ TEST(Sasl, BadEndpointSettingsAreRefusedAtListen) {
   Sasldb db;
   Server server(std::make_shared<bench::BenchProcessor>(std::make_shared<testing::TestHandler>()));
   std::string error;
-  EXPECT_TRUE(server.listen("tcp:0:sasl=required:mechs=PLAIN", &error));
+  error = failure(server.listen("tcp:0:sasl=required:mechs=PLAIN"));
   EXPECT_EQ(error,
             "tcp:0:sasl=required:mechs=PLAIN: sasl: mechanism PLAIN checks passwords and "
             "needs sasldb= or saslauthd=");
-  EXPECT_TRUE(
-      server.listen("tcp:0:sasl=required:mechs=SCRAM-SHA-256:saslauthd=/run/x/mux", &error));
+  error = failure(server.listen("tcp:0:sasl=required:mechs=SCRAM-SHA-256:saslauthd=/run/x/mux"));
   EXPECT_EQ(error,
             "tcp:0:sasl=required:mechs=SCRAM-SHA-256:saslauthd=/run/x/mux: sasl: mechanism "
             "SCRAM-SHA-256 needs the stored secrets of a sasldb=");
-  EXPECT_TRUE(server.listen("tcp:0:sasl=required:mechs=NOPE:sasldb=" + db.path, &error));
+  error = failure(server.listen("tcp:0:sasl=required:mechs=NOPE:sasldb=" + db.path));
   EXPECT_NE(error.find("sasl: mechanism NOPE is not installed (installed: "), std::string::npos)
       << error;
-  EXPECT_TRUE(server.listen("tcp:0:sasl=required:mechs=PLAIN:sasldb=" + db.dir + "/none", &error));
+  error = failure(server.listen("tcp:0:sasl=required:mechs=PLAIN:sasldb=" + db.dir + "/none"));
   EXPECT_NE(error.find("sasl: sasldb " + db.dir + "/none: No such file or directory"),
             std::string::npos)
       << error;
-  EXPECT_TRUE(server.listen("tcp:0:mechs=PLAIN", &error));
+  error = failure(server.listen("tcp:0:mechs=PLAIN"));
   EXPECT_EQ(error, "sasl: mechs= needs sasl=required");
-  EXPECT_TRUE(server.listen("tcp:0:sasl=required:mechs=PLAIN:qop=secret", &error));
+  error = failure(server.listen("tcp:0:sasl=required:mechs=PLAIN:qop=secret"));
   EXPECT_EQ(error, "sasl: qop must list auth, auth-int or auth-conf, not 'secret'");
 }
 

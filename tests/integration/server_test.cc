@@ -8,13 +8,13 @@
 
 #include <gtest/gtest.h>
 #include <thrift/TApplicationException.h>
-#include <thrift/processor/TMultiplexedProcessor.h>
 #include <thrift/transport/TTransportException.h>
 
-#include "framework/transport/overload.h"
 #include "tests/support/clients.h"
 #include "tests/support/test_server.h"
 #include "tests/support/wait.h"
+#include "thrum/server/service.h"
+#include "thrum/transport/overload.h"
 
 namespace thrum {
 namespace {
@@ -323,10 +323,8 @@ TEST(Server, DrainTimeoutClosesWhatIsStillBusyAndStopStillFinishes) {
 TEST(Server, MultiplexedServicesShareOneServer) {
   auto first = std::make_shared<testing::TestHandler>("first:");
   auto second = std::make_shared<testing::TestHandler>("second:");
-  auto mux = std::make_shared<apache::thrift::TMultiplexedProcessor>();
-  mux->registerProcessor("First", std::make_shared<bench::BenchProcessor>(first));
-  mux->registerProcessor("Second", std::make_shared<bench::BenchProcessor>(second));
-  TestServer server({}, mux);
+  TestServer server({}, multiplex({{"First", std::make_shared<bench::BenchProcessor>(first)},
+                                   {"Second", std::make_shared<bench::BenchProcessor>(second)}}));
   for (Stack stack : {Stack{Framing::kFramed, Protocol::kBinary},
                       Stack{Framing::kUnframed, Protocol::kCompact}}) {
     auto a = connectStock(server.port(), stack, "First");
@@ -354,11 +352,11 @@ TEST(Server, ShutdownSignalRaisedBeforeTheWaitIsNotLost) {
 TEST(Server, ListenReportsBindErrors) {
   TestServer running;
   Server second(std::make_shared<bench::BenchProcessor>(running.handler));
-  std::string error;
-  auto ec = second.listen("127.0.0.1:" + std::to_string(running.port()), &error);
-  EXPECT_EQ(ec, boost::asio::error::address_in_use);
-  EXPECT_EQ(error, "127.0.0.1:" + std::to_string(running.port()) + ": bind 127.0.0.1:" +
-                       std::to_string(running.port()) + ": Address already in use");
+  Status listening = second.listen("127.0.0.1:" + std::to_string(running.port()));
+  EXPECT_EQ(listening.code(), std::errc::address_in_use);
+  EXPECT_EQ(listening.message(), "127.0.0.1:" + std::to_string(running.port()) +
+                                     ": bind 127.0.0.1:" + std::to_string(running.port()) +
+                                     ": Address already in use");
 }
 
 }  // namespace

@@ -13,11 +13,11 @@
 #include <gtest/gtest.h>
 
 #include "TileService.h"
-#include "framework/client/connect.h"
-#include "framework/server/server.h"
 #include "services/tile/render_process.h"
 #include "tests/support/tile_stack.h"
 #include "tests/support/wait.h"
+#include "thrum/client/connect.h"
+#include "thrum/server/server.h"
 
 #include <mapnik/image.hpp>
 #include <mapnik/image_any.hpp>

@@ -22,13 +22,14 @@
 #include <thrift/transport/TSSLSocket.h>
 #include <thrift/transport/TTransportException.h>
 
-#include "framework/client/connect.h"
-#include "framework/server/server.h"
 #include "tests/support/clients.h"
 #include "tests/support/openssl_peer.h"
+#include "tests/support/status.h"
 #include "tests/support/test_handler.h"
 #include "tests/support/test_pki.h"
 #include "tests/support/wait.h"
+#include "thrum/client/connect.h"
+#include "thrum/server/server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -36,6 +37,9 @@
 
 namespace thrum {
 namespace {
+
+using testing::failure;
+using testing::succeeded;
 
 using apache::thrift::protocol::TBinaryProtocol;
 using apache::thrift::transport::TFramedTransport;
@@ -51,10 +55,9 @@ struct TlsServer {
 
   explicit TlsServer(const std::string& extra = "", ServerOptions options = {}) {
     server = std::make_unique<Server>(std::make_shared<bench::BenchProcessor>(handler), options);
-    std::string error;
     std::string spec =
         "tls:port=0:interface=127.0.0.1:cert=" + pki.server_cert + ":key=" + pki.server_key + extra;
-    if (server->listen(spec, &error)) throw std::runtime_error(error);
+    server->listen(spec).orThrow();
     server->start();
   }
   uint16_t port() const { return server->port(); }
@@ -135,11 +138,8 @@ TEST(Tls, OpensslSClientCompletesATls13Handshake) {
 TEST(Tls, MutualTlsRequiresAndReportsTheClientCertificate) {
   TlsServer s;  // its PKI and handler serve the mutual-TLS server below
   Server mutual(std::make_shared<bench::BenchProcessor>(s.handler));
-  std::string error;
-  ASSERT_FALSE(mutual.listen("tls:port=0:interface=127.0.0.1:cert=" + s.pki.server_cert +
-                                 ":key=" + s.pki.server_key + ":ca=" + s.pki.ca_cert,
-                             &error))
-      << error;
+  ASSERT_TRUE(succeeded(mutual.listen("tls:port=0:interface=127.0.0.1:cert=" + s.pki.server_cert +
+                                      ":key=" + s.pki.server_key + ":ca=" + s.pki.ca_cert)));
   mutual.start();
   EXPECT_THROW(
       {
@@ -172,8 +172,7 @@ TEST(Tls, TlsClientOnPlainPortFailsCleanly) {
   TestPki pki;
   auto handler = std::make_shared<testing::TestHandler>();
   Server plain(std::make_shared<bench::BenchProcessor>(handler));
-  std::string error;
-  ASSERT_FALSE(plain.listen("tcp:port=0:interface=127.0.0.1", &error)) << error;
+  ASSERT_TRUE(succeeded(plain.listen("tcp:port=0:interface=127.0.0.1")));
   plain.start();
   // TSSLSocket shakes hands on first use.
   EXPECT_THROW(
@@ -199,34 +198,33 @@ TEST(Tls, HandshakeThatNeverComesTimesOut) {
 
 TEST(Tls, ClientConnectFromATlsEndpointString) {
   TlsServer s;
-  std::string error;
   std::string base = "tls:host=localhost:port=" + std::to_string(s.port());
-  auto conn = client::connect(base + ":ca=" + s.pki.ca_cert, {}, error);
-  ASSERT_TRUE(conn) << error;
+  auto conn = thrum::connect(base + ":ca=" + s.pki.ca_cert, {});
+  ASSERT_TRUE(conn) << conn.error();
   bench::BenchClient ok(conn->protocol);
   std::string out;
   ok.echo(out, "verified");
   EXPECT_EQ(out, "verified");
 
   // A server whose CA the client does not trust fails the first call.
-  auto wrong = client::connect(base + ":ca=" + s.pki.other_ca_cert, {.compact = true}, error);
-  ASSERT_TRUE(wrong) << error;
+  auto wrong = thrum::connect(base + ":ca=" + s.pki.other_ca_cert, {.compact = true});
+  ASSERT_TRUE(wrong) << wrong.error();
   bench::BenchClient refused(wrong->protocol);
   EXPECT_THROW(refused.ping(), apache::thrift::TException);
 
   // verify=no trusts any chain and name; server_name= names what to verify.
-  auto unverified = client::connect(base + ":ca=" + s.pki.other_ca_cert + ":verify=no", {}, error);
-  ASSERT_TRUE(unverified) << error;
+  auto unverified = thrum::connect(base + ":ca=" + s.pki.other_ca_cert + ":verify=no", {});
+  ASSERT_TRUE(unverified) << unverified.error();
   bench::BenchClient trusting(unverified->protocol);
   trusting.ping();
-  auto by_ip = client::connect(
-      "tls:host=127.0.0.1:port=" + std::to_string(s.port()) + ":ca=" + s.pki.ca_cert, {}, error);
-  ASSERT_TRUE(by_ip) << error;
+  auto by_ip = thrum::connect(
+      "tls:host=127.0.0.1:port=" + std::to_string(s.port()) + ":ca=" + s.pki.ca_cert, {});
+  ASSERT_TRUE(by_ip) << by_ip.error();
   bench::BenchClient ip_checked(by_ip->protocol);
   ip_checked.ping();  // matched against the certificate's IP SAN
   auto wrong_name =
-      client::connect(base + ":ca=" + s.pki.ca_cert + ":server_name=billing.internal", {}, error);
-  ASSERT_TRUE(wrong_name) << error;
+      thrum::connect(base + ":ca=" + s.pki.ca_cert + ":server_name=billing.internal", {});
+  ASSERT_TRUE(wrong_name) << wrong_name.error();
   bench::BenchClient name_refused(wrong_name->protocol);
   EXPECT_THROW(name_refused.ping(), apache::thrift::TException);
 }
@@ -237,27 +235,25 @@ TEST(Tls, ClientConnectOverAUnixSocket) {
   const std::string& dir = tmp.path;
   std::string path = dir + "/tls.sock";
   Server server(std::make_shared<bench::BenchProcessor>(std::make_shared<testing::TestHandler>()));
-  std::string error;
-  ASSERT_FALSE(server.listen(
-      "tls:unix:" + path + ":cert=" + pki.server_cert + ":key=" + pki.server_key, &error))
-      << error;
+  ASSERT_TRUE(succeeded(
+      server.listen("tls:unix:" + path + ":cert=" + pki.server_cert + ":key=" + pki.server_key)));
   server.start();
   {
-    auto conn = client::connect(
-        "tls:unix:path=" + path + ":ca=" + pki.ca_cert + ":server_name=localhost", {}, error);
-    ASSERT_TRUE(conn) << error;
+    auto conn = thrum::connect(
+        "tls:unix:path=" + path + ":ca=" + pki.ca_cert + ":server_name=localhost", {});
+    ASSERT_TRUE(conn) << conn.error();
     bench::BenchClient client(conn->protocol);
     std::string out;
     client.echo(out, "tls over unix");
     EXPECT_EQ(out, "tls over unix");
   }  // closed while the server still listens: OpenSSL's close_notify has a reader
 
-  EXPECT_FALSE(client::connect("tls:unix:path=" + path + ":ca=" + pki.ca_cert, {}, error));
-  EXPECT_EQ(error, "tls:unix:path=" + path + ":ca=" + pki.ca_cert +
-                       ": TLS over a unix socket needs server_name= (the name the certificate "
-                       "must carry) or verify=no");
-  EXPECT_FALSE(client::connect("tls:unix:path=" + dir + "/none.sock:verify=no", {}, error));
-  EXPECT_EQ(error, "tls:unix:path=" + dir + "/none.sock:verify=no: No such file or directory");
+  EXPECT_EQ(failure(thrum::connect("tls:unix:path=" + path + ":ca=" + pki.ca_cert)),
+            "tls:unix:path=" + path + ":ca=" + pki.ca_cert +
+                ": TLS over a unix socket needs server_name= (the name the certificate "
+                "must carry) or verify=no");
+  EXPECT_EQ(failure(thrum::connect("tls:unix:path=" + dir + "/none.sock:verify=no")),
+            "tls:unix:path=" + dir + "/none.sock:verify=no: No such file or directory");
 }
 
 // The serial number of the certificate a fresh TLS connection is served.
@@ -292,8 +288,7 @@ TEST(Tls, CertificateReloadWhileAClientKeepsCalling) {
   ASSERT_TRUE(waitFor([&] { return calls > 10; }));
   std::string before = servedSerial(s.port(), s.pki.ca_cert);
   long serial = s.pki.reissueServer();
-  std::string error;
-  ASSERT_TRUE(s.server->reloadTls(&error)) << error;
+  ASSERT_TRUE(succeeded(s.server->reloadTls()));
   char expected[32];
   std::snprintf(expected, sizeof(expected), "serial=%02lX", serial);
   EXPECT_EQ(servedSerial(s.port(), s.pki.ca_cert), expected) << "was " << before;
@@ -302,7 +297,7 @@ TEST(Tls, CertificateReloadWhileAClientKeepsCalling) {
 
   // A broken file is refused whole: the current certificate stays.
   std::ofstream(s.pki.server_cert) << "not a certificate\n";
-  EXPECT_FALSE(s.server->reloadTls(&error));
+  std::string error = failure(s.server->reloadTls());
   EXPECT_NE(error.find("tls cert " + s.pki.server_cert), std::string::npos) << error;
   EXPECT_EQ(servedSerial(s.port(), s.pki.ca_cert), expected);
   stop = true;
@@ -347,10 +342,8 @@ TEST(Tls, OverAUnixSocket) {
   std::string path = dir.path + "/tls.sock";
   auto handler = std::make_shared<testing::TestHandler>();
   Server server(std::make_shared<bench::BenchProcessor>(handler));
-  std::string error;
-  ASSERT_FALSE(server.listen(
-      "tls:unix:" + path + ":cert=" + pki.server_cert + ":key=" + pki.server_key, &error))
-      << error;
+  ASSERT_TRUE(succeeded(
+      server.listen("tls:unix:" + path + ":cert=" + pki.server_cert + ":key=" + pki.server_key)));
   server.start();
   SslCtx ctx = clientContext(pki.ca_cert, TLS1_3_VERSION);
   OpensslPeer peer(connectUnix(path), ctx.get());
@@ -372,11 +365,8 @@ TEST(Tls, OverAnInheritedDescriptor) {
   ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   ASSERT_EQ(::listen(fd, 16), 0);
   Server server(std::make_shared<bench::BenchProcessor>(std::make_shared<testing::TestHandler>()));
-  std::string error;
-  ASSERT_FALSE(server.listen(
-      "tls:fd:" + std::to_string(fd) + ":cert=" + pki.server_cert + ":key=" + pki.server_key,
-      &error))
-      << error;
+  ASSERT_TRUE(succeeded(server.listen("tls:fd:" + std::to_string(fd) + ":cert=" + pki.server_cert +
+                                      ":key=" + pki.server_key)));
   server.start();
   SslCtx ctx = clientContext(pki.ca_cert, TLS1_3_VERSION);
   OpensslPeer peer(connectTcp(server.port()), ctx.get());
@@ -390,9 +380,8 @@ TEST(Tls, OverAnInheritedDescriptor) {
 TEST(Tls, BadCertificateFailsAtListenNamingTheFile) {
   TestPki pki;
   Server server(std::make_shared<bench::BenchProcessor>(std::make_shared<testing::TestHandler>()));
-  std::string error;
-  auto ec = server.listen("tls:port=0:cert=" + pki.dir + "/nope.pem:key=" + pki.server_key, &error);
-  EXPECT_TRUE(ec);
+  std::string error =
+      failure(server.listen("tls:port=0:cert=" + pki.dir + "/nope.pem:key=" + pki.server_key));
   EXPECT_EQ(error.rfind("tls:port=0:cert=" + pki.dir + "/nope.pem:key=" + pki.server_key +
                             ": tls cert " + pki.dir + "/nope.pem: No such file or directory",
                         0),

@@ -12,8 +12,8 @@
 #include <CLI/CLI.hpp>
 
 #include "Interop.h"
-#include "framework/dispatch/call_context.h"
-#include "framework/server/server.h"
+#include "thrum/dispatch/call_context.h"
+#include "thrum/server/server.h"
 
 namespace {
 
@@ -36,7 +36,10 @@ int main(int argc, char** argv) {
   thrum::holdShutdownSignals();
   thrum::Server server(
       std::make_shared<thrum::interop::InteropProcessor>(std::make_shared<InteropHandler>()));
-  if (!thrum::listenAndStart(server, listen, std::cout, std::cerr)) return 2;
+  if (thrum::Status started = thrum::listenAndStart(server, listen, std::cout); !started) {
+    std::cerr << "--listen: " << started.message() << "\n";
+    return 2;
+  }
   thrum::runUntilSignal(server);
   return 0;
 }

@@ -14,7 +14,7 @@
 #include <thrift/transport/TSocket.h>
 
 #include "Bench.h"
-#include "framework/transport/wire.h"
+#include "thrum/transport/wire.h"
 
 namespace thrum::testing {
 

@@ -10,8 +10,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
-#include "framework/transport/wire.h"
 #include "tests/support/wait.h"
+#include "thrum/transport/wire.h"
 
 namespace thrum::testing {
 namespace asio = boost::asio;

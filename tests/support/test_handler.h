@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "Bench.h"
-#include "framework/dispatch/call_context.h"
 #include "services/bench/bench_handler.h"
 #include "tests/support/gate.h"
+#include "thrum/dispatch/call_context.h"
 
 namespace thrum::testing {
 

@@ -5,8 +5,8 @@
 #include <memory>
 #include <string_view>
 
-#include "framework/server/server.h"
 #include "tests/support/test_handler.h"
+#include "thrum/server/server.h"
 
 namespace thrum::testing {
 
@@ -17,10 +17,7 @@ class TestServer {
       : handler(std::make_shared<TestHandler>()) {
     if (!processor) processor = std::make_shared<bench::BenchProcessor>(handler);
     server = std::make_unique<Server>(std::move(processor), options);
-    std::string error;
-    if (server->listen("tcp:port=0:interface=127.0.0.1", &error)) {
-      throw std::runtime_error("listen: " + error);
-    }
+    server->listen("tcp:port=0:interface=127.0.0.1").orThrow();
     server->start();
   }
   ~TestServer() {

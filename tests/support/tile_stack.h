@@ -12,10 +12,10 @@
 #include <string>
 
 #include "TileService.h"
-#include "framework/client/connect.h"
-#include "framework/server/server.h"
 #include "services/tile/render_process.h"
 #include "services/tile/tile_service.h"
+#include "thrum/client/connect.h"
+#include "thrum/server/server.h"
 
 #include <mapnik/image_reader.hpp>
 
@@ -64,9 +64,7 @@ class TileStack {
     service.styles = {{"world", 0, 12}};
     server_ = std::make_unique<Server>(std::make_shared<tile::api::TileServiceProcessor>(
         std::make_shared<tile::TileServiceHandler>(service, cache_, *queue_)));
-    if (server_->listen("tcp:port=0:interface=127.0.0.1", &error)) {
-      throw std::runtime_error(error);
-    }
+    server_->listen("tcp:port=0:interface=127.0.0.1").orThrow();
     server_->start();
   }
   ~TileStack() {
@@ -82,15 +80,14 @@ class TileStack {
 
   // A connected client; keep the connection alive as long as the client.
   struct Client {
-    client::Connection conn;
+    Connection conn;
     std::unique_ptr<tile::api::TileServiceClient> api;
     tile::api::TileServiceClient* operator->() { return api.get(); }
   };
   Client client() {
-    std::string error;
-    auto conn = client::connect("tcp:host=127.0.0.1:port=" + std::to_string(server_->port()),
-                                {.io_timeout = std::chrono::milliseconds(60000)}, error);
-    if (!conn) throw std::runtime_error(error);
+    auto conn = thrum::connect("tcp:host=127.0.0.1:port=" + std::to_string(server_->port()),
+                               {.io_timeout = std::chrono::milliseconds(60000)});
+    if (!conn) throw std::runtime_error(conn.error());
     Client c{*conn, nullptr};
     c.api = std::make_unique<tile::api::TileServiceClient>(c.conn.protocol);
     return c;

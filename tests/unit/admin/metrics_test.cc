@@ -1,4 +1,4 @@
-#include "framework/admin/metrics.h"
+#include "thrum/admin/metrics.h"
 
 #include <thread>
 #include <vector>

@@ -1,4 +1,4 @@
-#include "framework/config/config.h"
+#include "thrum/config/config.h"
 
 #include <unistd.h>
 
@@ -25,11 +25,10 @@ struct Settings {
         .integer("drain-timeout-ms", &drain_ms, 0, 60000, "drain timeout")
         .choice("log-level", &log_level, {"debug", "info", "warn"}, "log level")
         .text("name", &name, "service name")
-        .list("listen", &listen, "endpoints",
-              [](const std::string& v) -> std::optional<std::string> {
-                if (v.find(':') == std::string::npos) return "'" + v + "' has no ':'";
-                return std::nullopt;
-              });
+        .list("listen", &listen, "endpoints", [](const std::string& v) {
+          if (v.find(':') == std::string::npos) return Status::failure("'" + v + "' has no ':'");
+          return Status();
+        });
   }
 };
 

@@ -1,15 +1,15 @@
 // Lanes: the configuration strings, the checks across lanes and routes, and
 // which lane and queue timeout a method gets. Also the overload answer's
 // message, which clients parse.
-#include "framework/dispatch/lanes.h"
+#include "thrum/dispatch/lanes.h"
 
 #include <memory>
 
 #include <gtest/gtest.h>
 
 #include "Bench.h"
-#include "framework/transport/overload.h"
 #include "tests/support/test_handler.h"
+#include "thrum/transport/overload.h"
 
 namespace thrum::dispatch {
 namespace {

@@ -1,4 +1,4 @@
-#include "framework/dispatch/worker_pool.h"
+#include "thrum/dispatch/worker_pool.h"
 
 #include <future>
 #include <latch>
@@ -10,10 +10,10 @@
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 
-#include "framework/transport/message_reader.h"
 #include "tests/support/clients.h"
 #include "tests/support/test_handler.h"
 #include "tests/support/wait.h"
+#include "thrum/transport/message_reader.h"
 
 namespace thrum::dispatch {
 namespace {

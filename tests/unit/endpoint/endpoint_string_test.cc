@@ -1,4 +1,4 @@
-#include "framework/endpoint/endpoint_string.h"
+#include "thrum/endpoint/endpoint_string.h"
 
 #include <gtest/gtest.h>
 

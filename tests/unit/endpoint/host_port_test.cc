@@ -5,7 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <gtest/gtest.h>
 
-#include "framework/endpoint/listener.h"
+#include "thrum/endpoint/listener.h"
 
 namespace thrum::endpoint {
 namespace {

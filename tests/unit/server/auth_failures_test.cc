@@ -1,4 +1,4 @@
-#include "framework/server/auth_failures.h"
+#include "thrum/server/auth_failures.h"
 
 #include <chrono>
 

@@ -1,4 +1,4 @@
-#include "framework/transport/message_reader.h"
+#include "thrum/transport/message_reader.h"
 
 #include <string>
 #include <vector>

@@ -1,6 +1,6 @@
 // ServerNegotiation without a socket: the state machine of the Thrift SASL
 // negotiation driven message by message, with Cyrus and a real sasldb.
-#include "framework/transport/sasl_server.h"
+#include "thrum/transport/sasl_server.h"
 
 #include <unistd.h>
 

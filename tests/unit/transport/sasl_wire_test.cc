@@ -1,4 +1,4 @@
-#include "framework/transport/sasl_wire.h"
+#include "thrum/transport/sasl_wire.h"
 
 #include <string>
 #include <vector>

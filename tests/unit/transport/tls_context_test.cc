@@ -1,4 +1,4 @@
-#include "framework/transport/tls_context.h"
+#include "thrum/transport/tls_context.h"
 
 #include <fstream>
 #include <memory>

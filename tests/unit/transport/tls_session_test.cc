@@ -3,7 +3,7 @@
 //
 // OpenSSL's allocator is replaced before main() by one that counts live
 // bytes, so the test can see every buffer the library still holds.
-#include "framework/transport/tls_session.h"
+#include "thrum/transport/tls_session.h"
 
 #include <atomic>
 #include <cstdio>
@@ -16,8 +16,8 @@
 
 #include <gtest/gtest.h>
 
-#include "framework/transport/tls_context.h"
 #include "tests/support/test_pki.h"
+#include "thrum/transport/tls_context.h"
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
