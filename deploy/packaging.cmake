@@ -33,6 +33,9 @@ foreach(lib thrum_client thrum_server thrum_dispatch thrum_transport thrum_endpo
             thrum_config thrum_metrics)
   string(APPEND THRUM_PC_LIBS " -l${lib}")
 endforeach()
+# Relative to the .pc file, so the same file serves any --prefix and the .deb.
+file(RELATIVE_PATH THRUM_PC_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
+string(REGEX REPLACE "/$" "" THRUM_PC_PREFIX "${THRUM_PC_PREFIX}")
 configure_file("${CMAKE_CURRENT_LIST_DIR}/thrum.pc.in" "${PROJECT_BINARY_DIR}/thrum.pc" @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/thrum.pc" DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig"
         COMPONENT dev)
@@ -64,6 +67,9 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME thrum)
 set(CPACK_PACKAGE_VENDOR "the thrum developers")
 set(CPACK_PACKAGE_CONTACT "thrum developers <thrum@thrum.dev>")
+# Each package's description below starts with its own synopsis line; an
+# empty summary keeps CPack from putting the project's in front of it.
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "")
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_ALL dev)
 if(THRUM_BUILD_SERVICES)
@@ -80,10 +86,10 @@ set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
 libssl-dev (>= 3), libsasl2-dev (>= 2.1.28), libspdlog-dev, libcli11-dev, libtomlplusplus-dev, \
 pkg-config")
 set(CPACK_DEBIAN_DEV_DESCRIPTION "Thrift RPC service framework (development files)
- thrum runs ordinary blocking Apache Thrift handlers behind an asynchronous
- Boost.Asio front end: TLS, SASL, admission control and a worker pool.
- This package holds the headers, the static libraries, the CMake package
- (find_package(thrum)) and the pkg-config file.")
+thrum runs ordinary blocking Apache Thrift handlers behind an asynchronous
+Boost.Asio front end: TLS, SASL, admission control and a worker pool.
+This package holds the headers, the static libraries, the CMake package
+(find_package(thrum)) and the pkg-config file.")
 
 set(CPACK_DEBIAN_TILE-SERVER_PACKAGE_NAME thrum-tile-server)
 set(CPACK_DEBIAN_TILE-SERVER_PACKAGE_SECTION net)
@@ -92,7 +98,7 @@ set(CPACK_DEBIAN_TILE-SERVER_PACKAGE_DEPENDS "libsasl2-modules, fonts-dejavu-cor
 # deploy/prepare-data.sh converts the world data with them.
 set(CPACK_DEBIAN_TILE-SERVER_PACKAGE_RECOMMENDS "gdal-bin, mapnik-utils")
 set(CPACK_DEBIAN_TILE-SERVER_DESCRIPTION "Map tile server on thrum and Mapnik
- Renders map tiles with Mapnik in render processes behind a priority queue
- dispatcher (metatiles, coalescing, a crash-safe cache), served over Apache
- Thrift by thrum.")
+Renders map tiles with Mapnik in render processes behind a priority queue
+dispatcher (metatiles, coalescing, a crash-safe cache), served over Apache
+Thrift by thrum.")
 include(CPack)
