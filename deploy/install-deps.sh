@@ -15,8 +15,10 @@ PACKAGES=(
   # SASL mechanisms (server and client plugins), saslpasswd2
   libsasl2-modules libsasl2-modules-gssapi-mit sasl2-bin
   # tests: third-party peers and a private Kerberos realm
-  libgtest-dev libgmock-dev python3 python3-thrift python3-pure-sasl python3-kerberos
+  libgtest-dev libgmock-dev valgrind python3 python3-thrift python3-pure-sasl python3-kerberos
   krb5-kdc krb5-admin-server krb5-user openjdk-17-jdk-headless libthrift-java
+  # packaging: cpack's dpkg-shlibdeps (dpkg-dev), and lintian to check the .debs
+  dpkg-dev lintian
 )
 
 missing=()

@@ -5,8 +5,14 @@
 #   2. a release build (warnings are errors) and every test;
 #   3. valgrind memcheck over the tests that cross into libsasl2, OpenSSL
 #      and Mapnik (label memcheck, on the release build);
-#   4. an ASan+UBSan build and every test;
-#   5. a TSan build and the tests of the thread pools and connections.
+#   4. the Release configuration (CMake's -O3), everything built with
+#      warnings as errors; from it the Debian packages, and thrum used from
+#      outside: tests/downstream/check.py builds a service against a
+#      `cmake --install` prefix, with pkg-config, through add_subdirectory,
+#      and against the installed .debs (checked by lintian, removed after),
+#      plus the README's example, and calls each over TCP and SASL PLAIN;
+#   5. an ASan+UBSan build and every test;
+#   6. a TSan build and the tests of the thread pools and connections.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
@@ -48,6 +54,20 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 
 run_suite build/release "-LE memcheck"
 run_suite build/release "-L memcheck"
+echo "== build build/package (Release)"
+deploy/build.sh build/package -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr
+echo "== downstream (build/package)"
+log=build/package/downstream.log
+status=0
+/usr/bin/python3 tests/downstream/check.py build/package --packages \
+  --tile-data build/tile-data/shp 2>&1 | tee "$log" || status=$?
+summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+passed=$((passed + $(cut -d' ' -f1 <<<"${summary:-0 passed, 0 failed}")))
+failed=$((failed + $(cut -d' ' -f3 <<<"${summary:-0 passed, 0 failed}")))
+if [ "$status" -ne 0 ] || [ -z "$summary" ]; then
+  echo "$passed passed, $((failed > 0 ? failed : 1)) failed"
+  exit 1
+fi
 run_suite build/asan "" -DTHRUM_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug
 # Only the executables that run under TSan are built there.
 THRUM_BUILD_TARGETS="$TSAN_EXES" run_suite build/tsan "$TSAN_TESTS" -DTHRUM_SANITIZE=thread \
