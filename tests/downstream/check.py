@@ -11,7 +11,7 @@ with Debian's python3-thrift client, over plain TCP and with SASL PLAIN:
   pkg-config    greeter_server.cc compiled by g++ with `pkg-config thrum`
   subdirectory  add_subdirectory() of the checkout: only the library is
                 built (no tests, no services, no GoogleTest or Mapnik)
-  deb           (--packages, as root) cpack's thrum-dev and
+  deb           (--packages; root or sudo) cpack's thrum-dev and
                 thrum-tile-server packages checked by lintian, installed
                 with apt-get, the greeter built against /usr, and the
                 installed tile server rendering a tile; removed at the end
@@ -214,8 +214,9 @@ def packages(args, work, greeter_py, sasldb):
     check("deb: lintian reports no errors", not errors and lint.returncode in (0, 1),
           "\n".join(errors) or lint.stderr)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    apt = ["apt-get"] if os.geteuid() == 0 else ["sudo", "-E", "apt-get"]
     if not ran("deb: apt-get installs them",
-               run(["apt-get", "install", "-y", "-q", *debs], env=env, timeout=1800)):
+               run([*apt, "install", "--reinstall", "-y", "-q", *debs], env=env, timeout=1800)):
         return
     try:
         built = cmake_build("deb", HERE, os.path.join(work, "deb"))
@@ -224,7 +225,7 @@ def packages(args, work, greeter_py, sasldb):
         tile_server_from_package(args, work)
     finally:
         ran("deb: apt-get removes them",
-            run(["apt-get", "remove", "-y", "-q", "thrum-dev", "thrum-tile-server"], env=env))
+            run([*apt, "remove", "-y", "-q", "thrum-dev", "thrum-tile-server"], env=env))
 
 
 def tile_server_from_package(args, work):
