@@ -35,7 +35,7 @@ Server::Server(std::shared_ptr<apache::thrift::TProcessor> processor, ServerOpti
 }
 
 Server::~Server() {
-  stop();
+  (void)stop();  // a failure is logged
 }
 
 Status Server::listen(std::string_view spec) {
@@ -123,7 +123,7 @@ void Server::start() {
   }
 }
 
-bool Server::stop() {
+Status Server::stop() {
   if (!running_) return stopped_;
   running_ = false;
   auto started = std::chrono::steady_clock::now();
@@ -165,8 +165,15 @@ bool Server::stop() {
   core_->io.stop();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                   started);
-  stopped_ = workers_done && auth_done;
-  if (stopped_) spdlog::info("stopped after draining for {} ms", ms.count());
+  if (workers_done && auth_done) {
+    spdlog::info("stopped after draining for {} ms", ms.count());
+    stopped_ = {};
+  } else {
+    stopped_ = Status::failure(std::to_string(core_->lanes.running().size()) + " calls and " +
+                               std::to_string(core_->auth_pool.busy()) +
+                               " SASL steps still running after " + std::to_string(ms.count()) +
+                               " ms of draining");
+  }
   return stopped_;
 }
 
@@ -251,7 +258,7 @@ int runUntilSignal(Server& server) {
     (void)server.reloadTls();  // a failure is logged and keeps the old certificates
   }
   spdlog::info("signal {} received; draining", signo);
-  if (!server.stop()) {
+  if (!server.stop().ok()) {
     // Threads still run handler code that will not return: leave without
     // joining them (the destructors would wait for them forever).
     spdlog::error("exiting with calls still running (exit {})", kExitStuck);

@@ -29,7 +29,7 @@
 //      finish until drain_timeout is up;
 //   4. the I/O threads deliver what the workers handed back, stop and join.
 // A handler (or SASL step) still running then cannot be stopped: stop()
-// logs each such call and returns false, leaving its thread, which the
+// logs each such call and fails, leaving its thread, which the
 // destructor waits for. runUntilSignal() then ends the process itself.
 #pragma once
 
@@ -154,10 +154,11 @@ class Server {
   void setAuthorizer(Authorizer authorizer);
 
   void start();
-  // Drains and stops (see the order above). True when everything stopped;
-  // false when a handler or SASL step was still running at the drain
-  // deadline (logged). Idempotent; the destructor calls it.
-  bool stop();
+  // Drains and stops (see the order above). Fails when a handler or SASL
+  // step was still running at the drain deadline (each logged; the message
+  // counts them). Idempotent, returning the first stop's outcome; the
+  // destructor calls it.
+  Status stop();
 
   // Rebuilds the TLS context of every TLS endpoint from its files. New
   // connections get the new certificate; established ones keep theirs. All
@@ -181,7 +182,7 @@ class Server {
 
   ServerOptions options_;
   bool running_ = false;
-  bool stopped_ = true;  // the last stop() finished
+  Status stopped_;  // the last stop()'s outcome
   // Declared in dependency order; destroyed in reverse.
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<server::ServerCore> core_;

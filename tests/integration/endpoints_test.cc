@@ -84,7 +84,7 @@ TEST(Endpoints, UnixSocketServesStockClientsAndNamesPeerByCredentials) {
   EXPECT_EQ(s.handler->seen()->peer,
             "unix:pid=" + std::to_string(getpid()) + ",uid=" + std::to_string(getuid()));
   transport->close();
-  s.server.stop();
+  EXPECT_TRUE(succeeded(s.server.stop()));
   EXPECT_FALSE(fs::exists(path)) << "the socket file is removed on stop";
 }
 

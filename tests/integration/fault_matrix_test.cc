@@ -106,7 +106,7 @@ struct FaultServer {
   }
   ~FaultServer() {
     handler->gate.release();
-    server->stop();
+    (void)server->stop();
   }
   void listen(const std::string& spec) { server->listen(spec).orThrow(); }
 

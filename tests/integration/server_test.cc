@@ -11,6 +11,7 @@
 #include <thrift/transport/TTransportException.h>
 
 #include "tests/support/clients.h"
+#include "tests/support/status.h"
 #include "tests/support/test_server.h"
 #include "tests/support/wait.h"
 #include "thrum/server/service.h"
@@ -259,13 +260,13 @@ TEST(Server, StopDrainsInFlightCallsBeforeClosing) {
   }
   auto idle = connectStock(server.port(), stack);
   ASSERT_TRUE(server.handler->gate.waitForWaiting(3));
-  auto stopped = std::async(std::launch::async, [&] { server.server->stop(); });
+  auto stopped = std::async(std::launch::async, [&] { return server.server->stop(); });
   // The idle connection is closed at once; busy ones wait for their replies.
   ASSERT_TRUE(waitFor([&] { return server.metric("connections.closed.shutdown") >= 1; }));
   EXPECT_EQ(stopped.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
   server.handler->gate.release();
   for (int i = 0; i < 3; ++i) EXPECT_EQ(calls[i].get(), "block" + std::to_string(i));
-  stopped.get();
+  EXPECT_TRUE(testing::succeeded(stopped.get()));
   EXPECT_EQ(server.metric("replies.dropped"), 0);
   EXPECT_EQ(server.metric("connections.closed.shutdown"), 4);
   EXPECT_THROW(connectStock(server.port(), stack), TTransportException);
@@ -289,11 +290,11 @@ TEST(Server, StopReachesEveryConnectionWithEveryTimeoutOff) {
   ASSERT_TRUE(server.handler->gate.waitForWaiting(1));
   EXPECT_EQ(server.server->openConnections(), 7u);
 
-  auto stopped = std::async(std::launch::async, [&] { server.server->stop(); });
+  auto stopped = std::async(std::launch::async, [&] { return server.server->stop(); });
   ASSERT_TRUE(waitFor([&] { return server.metric("connections.closed.shutdown") == 6; }));
   EXPECT_EQ(stopped.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
   server.handler->gate.release();
-  stopped.get();
+  EXPECT_TRUE(testing::succeeded(stopped.get()));
   EXPECT_EQ(server.metric("connections.closed.shutdown"), 7);
   EXPECT_EQ(server.metric("replies.written"), 7);
   EXPECT_EQ(server.server->openConnections(), 0u);
@@ -308,7 +309,7 @@ TEST(Server, DrainTimeoutClosesWhatIsStillBusyAndStopStillFinishes) {
   queued.send(testing::encodeWith(stack, [](auto& c) { c.send_echo("queued"); }));
   ASSERT_TRUE(waitFor([&] { return server.metric("lane.default.queued") == 1; }));
 
-  auto stopped = std::async(std::launch::async, [&] { server.server->stop(); });
+  auto stopped = std::async(std::launch::async, [&] { (void)server.server->stop(); });
   ASSERT_TRUE(waitFor([&] { return server.metric("connections.closed.drain_timeout") == 2; }));
   EXPECT_EQ(running.readUntilClosed(), "");
   // stop() waits for the running handler. The queued call is abandoned, or

@@ -22,7 +22,7 @@ class TestServer {
   }
   ~TestServer() {
     handler->gate.release();  // never leave a worker held at teardown
-    server->stop();
+    (void)server->stop();
   }
 
   uint16_t port() const { return server->port(); }

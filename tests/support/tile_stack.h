@@ -68,7 +68,7 @@ class TileStack {
     server_->start();
   }
   ~TileStack() {
-    server_->stop();
+    (void)server_->stop();
     queue_->stop();
   }
 
