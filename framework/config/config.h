@@ -31,6 +31,8 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "thrum/status.h"
@@ -77,6 +79,26 @@ class Schema {
                  std::string help);
   Schema& list(std::string name, std::vector<std::string>* target, std::string help,
                Check check = {});
+  // A list whose items `parse` turns into T, each parsed once, as it loads;
+  // a failure's message is the reason an item is bad. `target` keeps its
+  // value unless a source sets the list.
+  template <typename T>
+  Schema& list(std::string name, std::vector<T>* target, std::string help,
+               std::type_identity_t<std::function<Status(std::string_view, T&)>> parse) {
+    return add(std::move(name), std::move(help), "", true, "VALUE",
+               [target, parse](const std::vector<std::string>& v) -> std::optional<std::string> {
+                 std::vector<T> parsed(v.size());
+                 std::string reasons;
+                 for (size_t i = 0; i < v.size(); ++i) {
+                   if (Status ok = parse(v[i], parsed[i]); !ok) {
+                     reasons += (reasons.empty() ? "" : "; ") + ok.message();
+                   }
+                 }
+                 if (!reasons.empty()) return reasons;
+                 *target = std::move(parsed);
+                 return std::nullopt;
+               });
+  }
 
   // Reads the file, the environment and `argv`, validates every setting and
   // writes the values into their targets. `environment` is an environ-style

@@ -26,11 +26,11 @@ Status listenProblem(const std::string& spec) {
   return {};
 }
 
-// A config::Check from one of the dispatch/lanes.h parsers.
+// A typed list's parser from one of the dispatch/lanes.h parsers.
 template <typename T>
-config::Check problemOf(bool (*parse)(std::string_view, T&, std::string&)) {
-  return [parse](const std::string& text) {
-    T parsed;
+std::function<Status(std::string_view, T&)> parserOf(bool (*parse)(std::string_view, T&,
+                                                                   std::string&)) {
+  return [parse](std::string_view text, T& parsed) {
     std::string why;
     if (parse(text, parsed, why)) return Status();
     return Status::failure(why);
@@ -75,13 +75,13 @@ void addServiceSettings(config::Schema& schema, ServiceSettings& settings) {
                     "its late result dropped (0: never)")
       .milliseconds("retry-after-ms", &o.retry_after, kDay,
                     "the retry hint sent with overload answers")
-      .list("lane", &settings.lanes, "another worker pool: 'NAME workers=N queue=N' (see --route)",
-            problemOf(&dispatch::parseLane))
-      .list("route", &settings.routes,
+      .list("lane", &o.lanes, "another worker pool: 'NAME workers=N queue=N' (see --route)",
+            parserOf(&dispatch::parseLane))
+      .list("route", &o.routes,
             "which lane and timeouts methods get: 'PATTERN lane=NAME queue-timeout-ms=N "
             "call-timeout-ms=N', PATTERN being method, Service:method, Service:* or *; the first "
             "match decides",
-            problemOf(&dispatch::parseRoute))
+            parserOf(&dispatch::parseRoute))
       .milliseconds("drain-timeout-ms", &o.drain_timeout, kDay,
                     "how long a stop waits for in-flight calls")
       .milliseconds("handshake-timeout-ms", &o.handshake_timeout, kDay,
@@ -108,13 +108,8 @@ std::optional<int> loadServiceSettings(config::Schema& schema, int argc, char** 
     case config::Outcome::kExitError:
       return 2;
   }
-  // Each string was checked as it loaded; what remains is how they fit together.
-  ServerOptions& o = settings.server;
-  o.lanes.clear();
-  o.routes.clear();
-  std::string why;
-  for (const auto& text : settings.lanes) dispatch::parseLane(text, o.lanes.emplace_back(), why);
-  for (const auto& text : settings.routes) dispatch::parseRoute(text, o.routes.emplace_back(), why);
+  // Each lane and route was parsed as it loaded; what remains is how they fit together.
+  const ServerOptions& o = settings.server;
   if (std::string problem = dispatch::lanesProblem(o.lanes, o.routes); !problem.empty()) {
     std::cerr << "--lane/--route: " << problem << "\n";
     return 2;

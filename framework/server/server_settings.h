@@ -24,11 +24,8 @@ namespace thrum {
 struct ServiceSettings {
   std::vector<std::string> listen;
   std::string log_level = "info";
+  // --lane and --route load straight into server.lanes and server.routes.
   ServerOptions server;
-  // As configured (dispatch/lanes.h); loadServiceSettings() puts them into
-  // server.lanes and server.routes.
-  std::vector<std::string> lanes;
-  std::vector<std::string> routes;
 };
 
 void addServiceSettings(config::Schema& schema, ServiceSettings& settings);

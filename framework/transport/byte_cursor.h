@@ -30,8 +30,7 @@ class ByteCursor {
   }
   bool be32(uint32_t& v) {
     if (available() < 4) return false;
-    v = (uint32_t{bytes_[pos_]} << 24) | (uint32_t{bytes_[pos_ + 1]} << 16) |
-        (uint32_t{bytes_[pos_ + 2]} << 8) | uint32_t{bytes_[pos_ + 3]};
+    v = loadBe32(bytes_.data() + pos_);
     pos_ += 4;
     return true;
   }

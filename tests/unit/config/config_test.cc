@@ -4,7 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
+#include <string_view>
 
 #include <gtest/gtest.h>
 
@@ -102,6 +104,46 @@ TEST(Config, ListsFromEveryKindOfSource) {
   Settings b;
   ASSERT_EQ(load(b, {}, {"TEST_LISTEN=tcp:3  unix:/y"}).outcome, Outcome::kRun);
   EXPECT_EQ(b.listen, (std::vector<std::string>{"tcp:3", "unix:/y"}));
+}
+
+// A list of typed items: each parsed once as it loads, into the target.
+TEST(Config, TypedListsAreParsedOnceIntoTheirTarget) {
+  struct Port {
+    int number = 0;
+  };
+  int parsed = 0;
+  std::vector<Port> ports{{7}};
+  auto make = [&] {
+    auto schema = std::make_unique<Schema>("test-server", "TEST_");
+    schema->list("port", &ports, "ports", [&](std::string_view text, Port& port) {
+      ++parsed;
+      if (text.empty() || text.find_first_not_of("0123456789") != std::string_view::npos) {
+        return Status::failure("'" + std::string(text) + "' is not a port");
+      }
+      port.number = std::stoi(std::string(text));
+      return Status();
+    });
+    return schema;
+  };
+  std::ostringstream out, err;
+  const char* none[] = {"test-server"};
+  const char* env[] = {nullptr};
+  EXPECT_EQ(make()->load(1, none, out, err, env), Outcome::kRun);
+  ASSERT_EQ(ports.size(), 1u);
+  EXPECT_EQ(ports[0].number, 7) << "a list no source sets keeps its value";
+
+  const char* two[] = {"test-server", "--port", "80", "--port", "443"};
+  EXPECT_EQ(make()->load(5, two, out, err, env), Outcome::kRun);
+  ASSERT_EQ(ports.size(), 2u);
+  EXPECT_EQ(ports[1].number, 443);
+  EXPECT_EQ(parsed, 2);
+
+  const char* bad[] = {"test-server", "--port", "x1", "--port", "8"};
+  auto schema = make();
+  EXPECT_EQ(schema->load(5, bad, out, err, env), Outcome::kExitError);
+  ASSERT_EQ(schema->problems().size(), 1u);
+  EXPECT_EQ(schema->problems()[0].reason, "'x1' is not a port");
+  EXPECT_EQ(ports.size(), 2u) << "a bad list leaves the target alone";
 }
 
 TEST(Config, DurationsAreWholeMillisecondsInTheirRange) {
