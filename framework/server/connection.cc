@@ -149,6 +149,7 @@ Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLi
     : socket_(std::move(socket)),
       core_(core),
       link_(link),
+      admission_(core.limits, info_),
       reader_(core.options.max_message_bytes) {
   info_.id = core_.next_connection_id.fetch_add(1, std::memory_order_relaxed);
   info_.peer = peerOf(socket_);
@@ -159,13 +160,6 @@ Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLi
 Connection::~Connection() {
   // If it was never closed (its context went first).
   core_.sweeperFor(socket_.get_executor()).remove(this);
-  leaveLimits();
-}
-
-void Connection::leaveLimits() {
-  if (admitted_) core_.limits.leave(peerAddress(info_.peer));
-  if (admitted_ && sasl_ && sasl_->done) core_.limits.leavePrincipal(info_.security().principal);
-  admitted_ = false;
 }
 
 ConnectionSecurity& Connection::securityFacts() {
@@ -173,26 +167,14 @@ ConnectionSecurity& Connection::securityFacts() {
   return *info_.layers;
 }
 
-std::string Connection::refusal() const {
-  size_t limit = core_.limits.limitOf(refused_);
-  std::string holder = refused_ == ConnectionLimits::Refusal::kTotal ? "the server"
-                       : refused_ == ConnectionLimits::Refusal::kPerAddress
-                           ? "address " + peerAddress(info_.peer)
-                           : "principal " + info_.security().principal;
-  return transport::overloadMessage(
-      ConnectionLimits::name(refused_),
-      holder + " has " + std::to_string(limit) + " connections open, the most allowed",
-      core_.options.retry_after);
-}
-
 void Connection::saslRefuse() {
-  std::string text = refusal();
-  saslFail(transport::sasl::Status::kError, text, ConnectionLimits::name(refused_), text);
+  std::string text = admission_.refusal(core_.options.retry_after);
+  saslFail(transport::sasl::Status::kError, text, admission_.reason(), text);
 }
 
 void Connection::refuse(std::string_view log) {
   spdlog::debug("connection {} from {}: refused: {}", id(), info_.peer, log);
-  lingerClose(ConnectionLimits::name(refused_));
+  lingerClose(admission_.reason());
 }
 
 void Connection::start() {
@@ -202,21 +184,20 @@ void Connection::start() {
   if (isInet(socket_)) socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
   if (!core_.registry.add()) {
-    close("shutdown");
+    close(CloseReason::kShutdown);
     return;
   }
   spdlog::debug("connection {} from {} open", id(), info_.peer);
   born_ms_ = last_active_ms_ = Sweeper::nowMs();
   core_.sweeperFor(socket_.get_executor()).add(this);
-  refused_ = core_.limits.admit(peerAddress(info_.peer));
-  admitted_ = refused_ == ConnectionLimits::Refusal::kNone;
   // TLS and SASL run under one deadline; a peer that stalls or trickles
   // costs only its own connection. A refused connection gets as long to
   // say something it can be refused in (a call, a SASL message).
-  if (!admitted_) {
-    armTimer(core_.options.handshake_timeout, ConnectionLimits::name(refused_));
+  std::chrono::milliseconds deadline = core_.options.handshake_timeout;
+  if (!admission_.admit()) {
+    armTimer(deadline, [reason = admission_.reason()](Connection& c) { c.close(reason); });
   } else if (handshaking()) {
-    armTimer(core_.options.handshake_timeout, "handshake_timeout");
+    armTimer(deadline, [deadline](Connection& c) { c.onHandshakeTimeout(deadline); });
   }
   doWaitReadable();
 }
@@ -230,23 +211,23 @@ bool Connection::partialRequest() const {
 }
 
 void Connection::sweep(int64_t now) {
-  if (closed_ || lingering_) return;
+  if (state_ == State::kLingering || state_ == State::kClosed) return;
   const ServerOptions& o = core_.options;
   auto past = [now](int64_t since, std::chrono::milliseconds limit) {
     return limit.count() > 0 && now - since >= limit.count();
   };
   if (!slots_.empty()) answerOverdue(now);  // any slot may have a call deadline
-  if (closed_) return;
+  if (state_ == State::kClosed) return;
   if (writing_now_ && past(write_began_ms_, o.write_timeout)) {
     spdlog::info("connection {} from {}: the peer took no reply bytes for {} ms; closing", id(),
                  info_.peer, o.write_timeout.count());
-    return close("write_timeout");
+    return close(CloseReason::kWriteTimeout);
   }
   if (handshaking()) return;  // under the handshake deadline
   if (past(born_ms_, o.max_age)) {
-    if (past(born_ms_, o.max_age + o.age_grace)) return close("max_age_grace");
-    if (!draining_) {
-      close_reason_ = "max_age";
+    if (past(born_ms_, o.max_age + o.age_grace)) return close(CloseReason::kMaxAgeGrace);
+    if (!drained_) {
+      reason_ = CloseReason::kMaxAge;
       drain();
     }
     return;
@@ -256,30 +237,31 @@ void Connection::sweep(int64_t now) {
   if (partialRequest()) {
     spdlog::info("connection {} from {}: a request stalled for {} ms; closing", id(), info_.peer,
                  o.request_timeout.count());
-    return close("request_timeout");
+    return close(CloseReason::kRequestTimeout);
   }
-  if (in_flight_ == 0 && !writing_now_ && slots_.empty()) close("idle_timeout");
+  if (in_flight_ == 0 && !writing_now_ && slots_.empty()) close(CloseReason::kIdleTimeout);
 }
 
-void Connection::armTimer(std::chrono::milliseconds after, std::string_view reason) {
+template <class OnExpiry>
+void Connection::armTimer(std::chrono::milliseconds after, OnExpiry on_expiry) {
   // A new timer: destroying the old one cancels its wait.
   timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
   timer_->expires_after(after);
-  timer_->async_wait([self = shared_from_this(), reason,
-                      after](const boost::system::error_code& ec) {
-    if (ec || self->closed_) return;
-    if (reason == "handshake_timeout") {
-      if (!self->handshaking()) return;
-      bool in_tls = self->tls_ && !self->tls_->established();
-      spdlog::info("connection {} from {}: {} not done in {} ms; closing", self->id(),
-                   self->info_.peer, in_tls ? "TLS handshake" : "SASL negotiation", after.count());
-      return self->close(in_tls ? "tls_handshake_timeout" : "sasl_timeout");
-    }
-    self->close(reason);  // the linger time is up
+  timer_->async_wait([self = shared_from_this(),
+                      on_expiry = std::move(on_expiry)](const boost::system::error_code& ec) {
+    if (!ec && self->state_ != State::kClosed) on_expiry(*self);
   });
 }
 
-bool Connection::tlsReceive(std::span<const uint8_t> ciphertext, std::string& plain) {
+void Connection::onHandshakeTimeout(std::chrono::milliseconds after) {
+  if (!handshaking()) return;
+  bool in_tls = tls_ && !tls_->established();
+  spdlog::info("connection {} from {}: {} not done in {} ms; closing", id(), info_.peer,
+               in_tls ? "TLS handshake" : "SASL negotiation", after.count());
+  close(in_tls ? CloseReason::kTlsHandshakeTimeout : CloseReason::kSaslTimeout);
+}
+
+void Connection::tlsReceive(std::span<const uint8_t> ciphertext, std::string& plain) {
   using Result = transport::TlsSession::Result;
   tls_->receive(ciphertext);
   if (!tls_->established()) {
@@ -288,11 +270,11 @@ bool Connection::tlsReceive(std::span<const uint8_t> ciphertext, std::string& pl
     if (r == Result::kError) {
       spdlog::info("connection {} from {}: TLS handshake failed: {}", id(), info_.peer,
                    tls_->error());
-      closeWhenDone("tls_handshake_failed");
-      return false;
+      return closeWhenDone(CloseReason::kTlsHandshakeFailed);
     }
-    if (!tls_->established()) return true;            // more handshake bytes to come
-    if (!handshaking() && admitted_) timer_.reset();  // a refused one keeps its deadline
+    if (!tls_->established()) return;  // more handshake bytes to come
+    // A refused connection keeps its deadline.
+    if (!handshaking() && !admission_.refused()) timer_.reset();
     core_.tls_handshakes.inc();
     if (tls_->resumed()) core_.tls_resumed.inc();
     ConnectionSecurity& facts = securityFacts();
@@ -304,19 +286,16 @@ bool Connection::tlsReceive(std::span<const uint8_t> ciphertext, std::string& pl
   flushTls();
   if (tls_->renegotiationRefused()) {
     spdlog::info("connection {} from {}: TLS renegotiation refused; closing", id(), info_.peer);
-    closeWhenDone("tls_renegotiation");
-    return false;
+    return closeWhenDone(CloseReason::kTlsRenegotiation);
   }
   if (r == Result::kClosed) {
-    closeWhenDone("peer_closed");  // as for a FIN: what is in flight is answered
-    return false;
+    // As for a FIN: what is in flight is answered.
+    return closeWhenDone(CloseReason::kPeerClosed);
   }
   if (r == Result::kError) {
     spdlog::info("connection {} from {}: TLS error: {}", id(), info_.peer, tls_->error());
-    closeWhenDone("tls_error");
-    return false;
+    closeWhenDone(CloseReason::kTlsError);
   }
-  return true;
 }
 
 void Connection::flushTls() {
@@ -343,10 +322,10 @@ void Connection::doWaitReadable() {
 
 void Connection::onReadable(const boost::system::error_code& wait_ec) {
   reading_ = false;
-  if (closed_) return;
+  if (state_ == State::kClosed) return;
   if (wait_ec) {
     if (wait_ec == asio::error::operation_aborted) return maybeClose();  // drain cancelled it
-    return close("io_error");
+    return close(CloseReason::kIoError);
   }
 
   last_active_ms_ = Sweeper::nowMs();  // readable: bytes, or the end
@@ -359,50 +338,51 @@ void Connection::onReadable(const boost::system::error_code& wait_ec) {
       transport::WireErrc err = reader_.finish();
       // The peer sends no more, but may still read: what it asked for is
       // answered, then the connection closes.
-      if (err == transport::WireErrc::kOk) return closeWhenDone("peer_closed");
+      if (err == transport::WireErrc::kOk) return closeWhenDone(CloseReason::kPeerClosed);
       spdlog::info("connection {} from {}: {}", id(), info_.peer, make_error_code(err).message());
-      return close(shortName(err));
+      return close(err);
     }
-    if (ec == asio::error::connection_reset) return close("peer_reset");
-    if (ec) return close("io_error");
+    if (ec == asio::error::connection_reset) return close(CloseReason::kPeerReset);
+    if (ec) return close(CloseReason::kIoError);
 
+    // Through the layers to the requests; each may end the connection.
     std::span<const uint8_t> bytes = buf.first(n);
     thread_local std::string plain;
     if (tls_) {
       plain.clear();
-      if (!tlsReceive(bytes, plain)) return;
+      tlsReceive(bytes, plain);
+      if (!takesInput()) return;
       bytes = {reinterpret_cast<const uint8_t*>(plain.data()), plain.size()};
     }
-    if (!(sasl_ ? saslReceive(bytes) : feedRequests(bytes))) return;
+    sasl_ ? saslReceive(bytes) : feedRequests(bytes);
+    if (!takesInput()) return;
     if (n < buf.size() || !wantRead()) break;
   }
   if (wantRead()) doWaitReadable();
 }
 
-bool Connection::feedRequests(std::span<const uint8_t> bytes) {
+void Connection::feedRequests(std::span<const uint8_t> bytes) {
   thread_local std::vector<transport::InboundMessage> messages;
   messages.clear();
   transport::WireErrc err = reader_.feed(bytes, messages);
   for (auto& m : messages) submit(std::move(m));
-  if (err == transport::WireErrc::kOk) return true;
+  if (err == transport::WireErrc::kOk) return;
   // Requests before the bad bytes were well-formed: answer them, then close.
   spdlog::info("connection {} from {}: {}; closing", id(), info_.peer,
                make_error_code(err).message());
-  closeWhenDone(shortName(err));
-  return false;
+  closeWhenDone(err);
 }
 
-bool Connection::saslReceive(std::span<const uint8_t> bytes) {
+void Connection::saslReceive(std::span<const uint8_t> bytes) {
   if (sasl_->done) return saslData(bytes);
   sasl_->pending.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   saslNegotiate();
-  return !closed_ && close_reason_.empty();
 }
 
 void Connection::saslNegotiate() {
   using transport::sasl::ReadResult;
   using transport::sasl::Status;
-  if (sasl_->stepping || sasl_->done || closed_ || !close_reason_.empty()) return;
+  if (sasl_->stepping || sasl_->done || !takesInput()) return;
   std::span<const uint8_t> in(reinterpret_cast<const uint8_t*>(sasl_->pending.data()),
                               sasl_->pending.size());
   transport::sasl::Message message;
@@ -413,18 +393,18 @@ void Connection::saslNegotiate() {
       return;
     case ReadResult::kBadStatus: {
       std::string why = "Invalid status " + std::to_string(sasl_->reader.lastStatusByte());
-      return saslFail(Status::kError, why, "sasl_error", why);
+      return saslFail(Status::kError, why, CloseReason::kSaslError, why);
     }
     case ReadResult::kTooLarge: {
       std::string why = "Negotiation message of " + std::to_string(sasl_->reader.lastLength()) +
                         " bytes is over the limit of " +
                         std::to_string(sasl_->options->max_negotiation_bytes);
-      return saslFail(Status::kError, why, "sasl_error", why);
+      return saslFail(Status::kError, why, CloseReason::kSaslError, why);
     }
     case ReadResult::kMessage:
       break;
   }
-  if (refused_ != ConnectionLimits::Refusal::kNone) return saslRefuse();
+  if (admission_.refused()) return saslRefuse();
   sasl_->stepping = true;  // reading waits for the outcome
   if (!sasl_->negotiation) {
     sasl_->negotiation = std::make_unique<transport::sasl::ServerNegotiation>(sasl_->options);
@@ -439,7 +419,7 @@ void Connection::saslNegotiate() {
   auto timer = std::make_shared<asio::steady_timer>(socket_.get_executor(), delay);
   timer->async_wait([self = shared_from_this(), timer,
                      m = std::move(message)](const boost::system::error_code&) mutable {
-    if (!self->closed_) self->saslStep(std::move(m));
+    if (self->state_ != State::kClosed) self->saslStep(std::move(m));
   });
 }
 
@@ -457,19 +437,20 @@ void Connection::saslStep(transport::sasl::Message message) {
   } else {
     sasl_->stepping = false;
     saslFail(transport::sasl::Status::kBad, "Server busy: too many authentications in progress",
-             "auth_busy", "auth pool full");
+             CloseReason::kAuthBusy, "auth pool full");
   }
 }
 
 void Connection::onSaslStep(transport::sasl::ServerNegotiation::Step step) {
-  using State = transport::sasl::ServerNegotiation::State;
+  using Outcome = transport::sasl::ServerNegotiation::State;
   sasl_->stepping = false;
-  if (closed_) return;
+  if (state_ == State::kClosed) return;
   const std::string& mech = sasl_->negotiation->mechanism();
-  if (step.state == State::kFailed) {
+  if (step.state == Outcome::kFailed) {
     core_.metrics.counter("sasl.failed." + (mech.empty() ? std::string("none") : mech)).inc();
     return saslFail(step.status, step.payload,
-                    step.status == transport::sasl::Status::kBad ? "sasl_failed" : "sasl_error",
+                    step.status == transport::sasl::Status::kBad ? CloseReason::kSaslFailed
+                                                                 : CloseReason::kSaslError,
                     step.reason);
   }
   auto reply = [&] {
@@ -478,7 +459,7 @@ void Connection::onSaslStep(transport::sasl::ServerNegotiation::Step step) {
     transport::sasl::appendMessage(step.status, step.payload, out);
     sendRaw(out);
   };
-  if (step.state == State::kContinue) {
+  if (step.state == Outcome::kContinue) {
     reply();
     saslNegotiate();  // the next message may be here already
     if (!reading_ && wantRead()) doWaitReadable();
@@ -491,8 +472,7 @@ void Connection::onSaslStep(transport::sasl::ServerNegotiation::Step step) {
   facts.principal = negotiation.principal();
   facts.sasl_mechanism = negotiation.mechanism();
   facts.sasl_qop = std::string(transport::sasl::toString(negotiation.qop()));
-  refused_ = core_.limits.admitPrincipal(facts.principal);
-  if (refused_ != ConnectionLimits::Refusal::kNone) return saslRefuse();
+  if (!admission_.admitPrincipal()) return saslRefuse();
   core_.sasl_authenticated.inc();
   core_.auth_failures.succeeded(peerAddress(info_.peer));
   core_.failing_addresses.set(static_cast<int64_t>(core_.auth_failures.size()));
@@ -506,14 +486,12 @@ void Connection::onSaslStep(transport::sasl::ServerNegotiation::Step step) {
   reply();
   std::string early = std::move(sasl_->pending);
   sasl_->pending = {};
-  if (!early.empty() && !saslData({reinterpret_cast<const uint8_t*>(early.data()), early.size()})) {
-    return;
-  }
+  if (!early.empty()) saslData({reinterpret_cast<const uint8_t*>(early.data()), early.size()});
   if (!reading_ && wantRead()) doWaitReadable();
 }
 
 void Connection::saslFail(transport::sasl::Status status, const std::string& payload,
-                          std::string_view close_reason, const std::string& log) {
+                          CloseReason close_reason, const std::string& log) {
   if (status == transport::sasl::Status::kBad) {
     core_.auth_failures.failed(peerAddress(info_.peer), AuthFailures::Clock::now());
     core_.failing_addresses.set(static_cast<int64_t>(core_.auth_failures.size()));
@@ -527,22 +505,23 @@ void Connection::saslFail(transport::sasl::Status status, const std::string& pay
   lingerClose(close_reason);
 }
 
-bool Connection::saslData(std::span<const uint8_t> bytes) {
+void Connection::saslData(std::span<const uint8_t> bytes) {
   using transport::sasl::ReadResult;
   auto tooLarge = [&] {
     spdlog::info("connection {} from {}: SASL frame of {} bytes over the limit; closing", id(),
                  info_.peer, sasl_->frames->lastLength());
-    closeWhenDone("too_large");
-    return false;
+    closeWhenDone(transport::WireErrc::kTooLarge);
   };
   if (!sasl_->layer) {
     thread_local std::vector<std::span<const uint8_t>> pieces;
     pieces.clear();
     ReadResult r = sasl_->frames->payloads(bytes, pieces);
     for (auto piece : pieces) {
-      if (!feedRequests(piece)) return false;
+      feedRequests(piece);
+      if (!takesInput()) return;
     }
-    return r == ReadResult::kTooLarge ? tooLarge() : true;
+    if (r == ReadResult::kTooLarge) tooLarge();
+    return;
   }
   thread_local std::string plain, packet;
   plain.clear();
@@ -553,12 +532,10 @@ bool Connection::saslData(std::span<const uint8_t> bytes) {
     std::string error;
     if (!sasl_->layer->decode(packet, plain, error)) {
       spdlog::info("connection {} from {}: {}; closing", id(), info_.peer, error);
-      closeWhenDone("sasl_decode_failed");
-      return false;
+      return closeWhenDone(CloseReason::kSaslDecodeFailed);
     }
   }
-  return plain.empty() ||
-         feedRequests({reinterpret_cast<const uint8_t*>(plain.data()), plain.size()});
+  if (!plain.empty()) feedRequests({reinterpret_cast<const uint8_t*>(plain.data()), plain.size()});
 }
 
 bool Connection::saslWrap(std::vector<std::string>& batch) {
@@ -591,7 +568,7 @@ bool Connection::saslWrap(std::vector<std::string>& batch) {
 }
 
 bool Connection::wantRead() const {
-  return !closed_ && !draining_ && close_reason_.empty() && !(sasl_ && sasl_->stepping) &&
+  return state_ == State::kOpen && !(sasl_ && sasl_->stepping) &&
          in_flight_ < core_.options.max_in_flight_per_connection &&
          reply_bytes_ < core_.options.max_reply_bytes_per_connection &&
          buffered_ <= core_.bufferShare();
@@ -610,11 +587,7 @@ void Connection::submit(transport::InboundMessage message) {
   core_.calls_received.inc();
   transport::Protocol protocol = reader_.format()->protocol;
   bool oneway = message.header.type == transport::MessageType::kOneway;
-  uint64_t slot = kNoSlot;
-  if (!oneway) {
-    slot = first_slot_ + slots_.size();
-    slots_.emplace_back();
-  }
+  uint64_t slot = oneway ? kNoSlot : slots_.open();
   auto answer = [&](const transport::MessageHeader& header, const std::string& text) {
     if (oneway) {
       core_.oneway_dropped.inc();  // a oneway call has no way to hear "no"
@@ -622,8 +595,8 @@ void Connection::submit(transport::InboundMessage message) {
     }
     fillSlot(slot, transport::encodeOverload(protocol, header, text, headroom()));
   };
-  if (refused_ != ConnectionLimits::Refusal::kNone) {
-    answer(message.header, refusal());
+  if (admission_.refused()) {
+    answer(message.header, admission_.refusal(core_.options.retry_after));
     return refuse(message.header.name);
   }
   size_t request_bytes = message.storage.size() - message.offset;
@@ -641,11 +614,11 @@ void Connection::submit(transport::InboundMessage message) {
   dispatch::Lanes::Route route = core_.lanes.route(message.header.name);
   dispatch::WorkerPool& pool = core_.lanes.pool(route.lane);
   if (!oneway && route.timeouts.call.count() > 0) {
-    Slot& s = slots_.back();
-    s.timeout_ms = route.timeouts.call.count();
-    s.deadline_ms = Sweeper::nowMs() + s.timeout_ms;
-    s.seqid = message.header.seqid;
-    s.method = message.header.name;
+    int64_t timeout_ms = route.timeouts.call.count();
+    slots_.setDeadline(slot, {.at_ms = Sweeper::nowMs() + timeout_ms,
+                              .timeout_ms = timeout_ms,
+                              .seqid = message.header.seqid,
+                              .method = message.header.name});
   }
   std::unique_ptr<dispatch::Call> call = std::make_unique<ConnectionCall>(
       protocol, std::move(message),
@@ -668,72 +641,59 @@ void Connection::submit(transport::InboundMessage message) {
 void Connection::onCallDone(uint64_t slot, std::string reply, size_t request_bytes) {
   --in_flight_;
   buffer(-static_cast<int64_t>(request_bytes));
-  auto late = std::find(late_slots_.begin(), late_slots_.end(), slot);
-  if (slot != kNoSlot && late != late_slots_.end()) {
-    late_slots_.erase(late);
+  if (slot != kNoSlot && slots_.takeLate(slot)) {
     core_.running_late.add(-1);
     core_.replies_late.inc();
-  } else if (closed_) {
+  } else if (state_ == State::kClosed) {
     if (slot != kNoSlot) core_.replies_dropped.inc();
     return;
   } else if (slot != kNoSlot) {
     fillSlot(slot, std::move(reply));
   }
-  if (closed_) return;
+  if (state_ == State::kClosed) return;
   if (!reading_ && wantRead()) doWaitReadable();
   maybeClose();
 }
 
 void Connection::answerOverdue(int64_t now_ms) {
-  for (size_t i = 0; i < slots_.size() && !closed_; ++i) {
-    Slot& s = slots_[i];
-    if (s.ready || s.deadline_ms == 0 || now_ms < s.deadline_ms) continue;
-    uint64_t slot = first_slot_ + i;
-    late_slots_.push_back(slot);
+  auto answer = [&](uint64_t slot, ReplySlots::Deadline d) {
     core_.calls_timed_out.inc();
     core_.running_late.add(1);
     spdlog::info(
         "connection {} from {}: call {} (seqid {}) not answered within {} ms; answered "
         "call_timeout, its result will be dropped",
-        id(), info_.peer, transport::printable(s.method), s.seqid, s.timeout_ms);
-    transport::MessageHeader header{.name = std::move(s.method), .seqid = s.seqid};
+        id(), info_.peer, transport::printable(d.method), d.seqid, d.timeout_ms);
+    transport::MessageHeader header{.name = std::move(d.method), .seqid = d.seqid};
     fillSlot(slot,
              transport::encodeOverload(reader_.format()->protocol, header,
                                        transport::callTimeoutMessage(
-                                           header.name, std::chrono::milliseconds(s.timeout_ms)),
+                                           header.name, std::chrono::milliseconds(d.timeout_ms)),
                                        headroom()));
-  }
+  };
+  slots_.forEachOverdue(now_ms, answer, [this] { return state_ == State::kClosed; });
 }
 
 void Connection::fillSlot(uint64_t slot, std::string reply) {
-  Slot& s = slots_[slot - first_slot_];
-  s.ready = true;
-  s.reply = std::move(reply);
-  reply_bytes_ += s.reply.size();
-  buffer(static_cast<int64_t>(s.reply.size()));
+  reply_bytes_ += reply.size();
+  buffer(static_cast<int64_t>(reply.size()));
   if (reader_.format()->framing == Framing::kFramed) {
-    transport::storeBe32(static_cast<uint32_t>(s.reply.size() - 4), s.reply.data());
+    transport::storeBe32(static_cast<uint32_t>(reply.size() - 4), reply.data());
   }
+  slots_.fill(slot, std::move(reply));
   doWrite();
 }
 
 void Connection::doWrite() {
-  if (writing_now_ || closed_) return;
-  size_t ready = 0;
-  while (ready < slots_.size() && slots_[ready].ready) ++ready;
-  if (ready == 0 && wire_out_.empty()) return;
+  if (writing_now_ || state_ == State::kClosed) return;
+  if (!slots_.readyAtFront() && wire_out_.empty()) return;
+  size_t ready = slots_.takeReady(writing_);
   writing_bytes_ = 0;
-  for (size_t i = 0; i < ready; ++i) {
-    writing_bytes_ += slots_[i].reply.size();
-    writing_.push_back(std::move(slots_[i].reply));
-  }
-  slots_.erase(slots_.begin(), slots_.begin() + static_cast<ptrdiff_t>(ready));
-  first_slot_ += ready;
+  for (const auto& reply : writing_) writing_bytes_ += reply.size();
   writing_replies_ = ready;
   if (ready > 0 && sasl_ && !saslWrap(writing_)) {
     core_.replies_dropped.inc(ready);
     writing_.clear();
-    return close("sasl_encode_failed");
+    return close(CloseReason::kSaslEncodeFailed);
   }
   if (tls_) {
     // Encrypt the batch into one run of records behind any handshake bytes.
@@ -758,14 +718,14 @@ void Connection::doWrite() {
 
 void Connection::onWrite(const boost::system::error_code& ec) {
   writing_now_ = false;
-  if (closed_) return;
+  if (state_ == State::kClosed) return;
   if (ec) {
     core_.replies_dropped.inc(writing_replies_);
     writing_.clear();
     // A peer that has gone, after saying so, is counted as what it did.
-    if (!close_reason_.empty()) return close(close_reason_);
+    if (reason_) return close(*reason_);
     bool reset = ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
-    return close(reset ? "peer_reset" : "io_error");
+    return close(reset ? CloseReason::kPeerReset : CloseReason::kIoError);
   }
   core_.replies_written.inc(writing_replies_);
   last_active_ms_ = Sweeper::nowMs();
@@ -777,7 +737,7 @@ void Connection::onWrite(const boost::system::error_code& ec) {
     // Idle again: an idle connection keeps no per-call storage.
     std::vector<std::string>().swap(writing_);
     std::vector<asio::const_buffer>().swap(write_buffers_);
-    std::vector<Slot>().swap(slots_);
+    slots_.shrink();
   }
   doWrite();
   if (!reading_ && wantRead()) doWaitReadable();
@@ -785,8 +745,9 @@ void Connection::onWrite(const boost::system::error_code& ec) {
 }
 
 void Connection::drain() {
-  if (closed_) return;
-  draining_ = true;
+  if (state_ == State::kClosed) return;
+  drained_ = true;
+  if (state_ == State::kOpen) state_ = State::kWindingDown;
   if (reading_) {
     boost::system::error_code ignored;
     socket_.cancel(ignored);  // the wait completes with operation_aborted
@@ -794,29 +755,30 @@ void Connection::drain() {
   maybeClose();
 }
 
-void Connection::closeWhenDone(std::string_view reason) {
-  close_reason_ = reason;
+void Connection::closeWhenDone(CloseReason reason) {
+  reason_ = reason;
+  if (state_ == State::kOpen) state_ = State::kWindingDown;
   maybeClose();
 }
 
-void Connection::lingerClose(std::string_view reason) {
+void Connection::lingerClose(CloseReason reason) {
   linger_ = true;
   closeWhenDone(reason);
 }
 
 void Connection::maybeClose() {
-  if (closed_ || lingering_ || (!draining_ && close_reason_.empty())) return;
+  if (state_ != State::kWindingDown) return;
   // Calls a call timeout answered owe nothing more; their results are dropped.
-  if (in_flight_ != late_slots_.size() || writing_now_ || !slots_.empty()) return;
-  std::string_view reason = close_reason_.empty() ? "shutdown" : close_reason_;
-  if (!linger_ || draining_) return close(reason);
+  if (in_flight_ != slots_.late() || writing_now_ || !slots_.empty()) return;
+  CloseReason reason = reason_.value_or(CloseReason::kShutdown);
+  if (!linger_ || drained_) return close(reason);
   // Everything is written: say so with a FIN, and read until the peer
   // closes, so its kernel does not answer unread bytes with a reset that
   // could overtake the reason it has yet to read.
-  lingering_ = true;
+  state_ = State::kLingering;
   boost::system::error_code ignored;
   socket_.shutdown(endpoint::StreamSocket::shutdown_send, ignored);
-  armTimer(kLingerTime, reason);
+  armTimer(kLingerTime, [reason](Connection& c) { c.close(reason); });
   doDiscard();
 }
 
@@ -828,20 +790,21 @@ void Connection::doDiscard() {
 }
 
 void Connection::onDiscardable(const boost::system::error_code& wait_ec) {
-  if (closed_) return;
-  if (wait_ec) return close(close_reason_);
+  if (state_ == State::kClosed) return;
+  CloseReason reason = reason_.value_or(CloseReason::kShutdown);
+  if (wait_ec) return close(reason);
   std::span<uint8_t> buf = scratch();
   for (;;) {
     boost::system::error_code ec;
     socket_.read_some(asio::buffer(buf.data(), buf.size()), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) return doDiscard();
-    if (ec) return close(close_reason_);  // EOF: the peer has read and closed
+    if (ec) return close(reason);  // EOF: the peer has read and closed
   }
 }
 
-void Connection::close(std::string_view reason) {
-  if (closed_) return;
-  closed_ = true;
+void Connection::close(CloseReason reason) {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
   // Counted before the socket closes, so a peer that sees the close can
   // already read the reason in the counters.
   core_.closedCounter(reason).inc();
@@ -849,19 +812,19 @@ void Connection::close(std::string_view reason) {
   // Replies owed and not written: ready ones, and those of a write under
   // way (its completion finds the connection closed and counts nothing).
   size_t unsent = writing_now_ ? writing_replies_ : 0;
-  for (const auto& s : slots_) unsent += s.ready ? 1 : 0;
+  unsent += slots_.filled();
   core_.replies_dropped.inc(unsent);
-  slots_.clear();
+  slots_.dropAll();
   buffer(-static_cast<int64_t>(reply_bytes_));  // requests in flight give theirs back when done
   reply_bytes_ = 0;
   boost::system::error_code ignored;
   if (timer_) timer_->cancel();
   core_.sweeperFor(socket_.get_executor()).remove(this);
-  leaveLimits();
+  admission_.release();
   socket_.shutdown(endpoint::StreamSocket::shutdown_both, ignored);
   socket_.close(ignored);
   core_.registry.remove();
-  spdlog::debug("connection {} from {} closed: {}", id(), info_.peer, reason);
+  spdlog::debug("connection {} from {} closed: {}", id(), info_.peer, reason.name());
 }
 
 }  // namespace thrum::server

@@ -1,10 +1,11 @@
 // Connection: one accepted client socket, from first byte to close.
 //
-// States: reading requests -> (draining: no new requests, answer what is in
-// flight) -> closed. A connection lives on one I/O thread: every method
-// below runs there, and other threads reach it only by posting. It is owned
-// by its pending operations and by the calls it has in flight
-// (shared_from_this), so it outlives any reply a worker still owes it.
+// States (State below): open, reading requests -> winding down (no new
+// requests; what is in flight is answered) -> lingering (only after a
+// refusal or failed negotiation, see below) -> closed, with a CloseReason. A connection lives on
+// one I/O thread: every method below runs there, and other threads reach it only by posting. It is
+// owned by its pending operations and by the calls it has in flight (shared_from_this), so it
+// outlives any reply a worker still owes it.
 //
 // Reading: while idle the connection holds no read buffer; it waits for
 // readability, then reads into the I/O thread's scratch buffer and feeds a
@@ -39,6 +40,8 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,7 +51,9 @@
 #include "thrum/dispatch/call_context.h"
 #include "thrum/endpoint/endpoint_string.h"
 #include "thrum/endpoint/listener.h"
-#include "thrum/server/connection_limits.h"
+#include "thrum/server/admission.h"
+#include "thrum/server/close_reason.h"
+#include "thrum/server/reply_slots.h"
 #include "thrum/transport/message_reader.h"
 #include "thrum/transport/sasl_server.h"
 #include "thrum/transport/tls_context.h"
@@ -80,7 +85,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Stop reading requests; close once every call in flight is answered.
   void drain();
   // Close now; replies still owed are dropped and counted.
-  void close(std::string_view reason);
+  void close(CloseReason reason);
   // A worker finished (or the pool abandoned) the call in `slot` (kNoSlot
   // for a oneway call, whose reply is empty); its request held
   // `request_bytes` of the memory budget. A reply for a slot its call
@@ -97,19 +102,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   struct Sasl;  // negotiation and data-phase state (connection.cc)
 
-  struct Slot {
-    bool ready = false;
-    std::string reply;  // headroom (frame length) + message
-    // With a call timeout: when (Sweeper::nowMs()) the slot is answered
-    // call_timeout if its reply has not come, and what that answer needs.
-    int64_t deadline_ms = 0;
-    int64_t timeout_ms = 0;
-    int32_t seqid = 0;
-    std::string method;
+  enum class State : uint8_t {
+    kOpen,         // reading requests
+    kWindingDown,  // drained, or a close reason: no new requests
+    kLingering,    // all written and sending shut: reading until the peer closes
+    kClosed,
   };
 
   void doWaitReadable();
   void onReadable(const boost::system::error_code& ec);
+  // Bytes that arrived, after TLS and SASL have had theirs, are handled
+  // while this holds: not once closed or closing for a reason (a drained
+  // connection still answers what it had read).
+  bool takesInput() const { return state_ != State::kClosed && !reason_; }
   void submit(transport::InboundMessage message);
   void fillSlot(uint64_t slot, std::string reply);
   // Answers every slot past its call deadline with call_timeout.
@@ -117,16 +122,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void doWrite();
   void onWrite(const boost::system::error_code& ec);
   bool wantRead() const;
-  void closeWhenDone(std::string_view reason);
-  // TLS: decrypts what arrived; false if the connection is closing.
-  bool tlsReceive(std::span<const uint8_t> ciphertext, std::string& plain);
+  void closeWhenDone(CloseReason reason);
+  // TLS: decrypts what arrived into `plain`.
+  void tlsReceive(std::span<const uint8_t> ciphertext, std::string& plain);
   void flushTls();
-  // Request bytes to the MessageReader; false if the connection is closing.
-  bool feedRequests(std::span<const uint8_t> bytes);
+  // Request bytes to the MessageReader.
+  void feedRequests(std::span<const uint8_t> bytes);
   // SASL: during negotiation keeps the bytes and steps; afterwards hands the
-  // Thrift bytes of complete frames to feedRequests. False if closing.
-  bool saslReceive(std::span<const uint8_t> bytes);
-  bool saslData(std::span<const uint8_t> bytes);
+  // Thrift bytes of complete frames to feedRequests.
+  void saslReceive(std::span<const uint8_t> bytes);
+  void saslData(std::span<const uint8_t> bytes);
   // Reads the next negotiation message from what is kept, and steps with it.
   void saslNegotiate();
   // Runs one step on the auth pool; the outcome comes back to onSaslStep.
@@ -134,7 +139,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void onSaslStep(transport::sasl::ServerNegotiation::Step step);
   // Answers BAD or ERROR with `payload`, logs `log`, and closes lingering.
   void saslFail(transport::sasl::Status status, const std::string& payload,
-                std::string_view close_reason, const std::string& log);
+                CloseReason close_reason, const std::string& log);
   // Frames (or wraps) a batch of replies for the SASL data phase.
   bool saslWrap(std::vector<std::string>& batch);
   // Bytes for the peer ahead of any reply (negotiation messages), through TLS.
@@ -142,19 +147,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool handshaking() const;
   // Part of a request (or of a SASL data frame) has arrived, not all.
   bool partialRequest() const;
-  void armTimer(std::chrono::milliseconds after, std::string_view reason);
+  // The one timer: TLS and SASL under one deadline, or a refused
+  // connection's time to say something, or the linger time.
+  template <class OnExpiry>
+  void armTimer(std::chrono::milliseconds after, OnExpiry on_expiry);
+  void onHandshakeTimeout(std::chrono::milliseconds after);
   // Close once written, but let the peer read first (see above).
-  void lingerClose(std::string_view reason);
+  void lingerClose(CloseReason reason);
   void doDiscard();
   void onDiscardable(const boost::system::error_code& ec);
   void maybeClose();
   size_t headroom() const;
-  // Connection limits: the overload answer for refused_, refusing with it,
-  // and giving back what admission took (once).
-  std::string refusal() const;
+  // A refused connection's answer, to a call or in the SASL negotiation.
   void refuse(std::string_view log);
-  void saslRefuse();  // the same, answered in the SASL negotiation
-  void leaveLimits();
+  void saslRefuse();
   // TLS and SASL record what they established here, before the first call.
   ConnectionSecurity& securityFacts();
 
@@ -165,14 +171,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // costs no allocation of its own: a call holds its connection through it
   // and hands it back to the I/O thread with the reply (ConnectionCall).
   ConnectionInfo info_;
+  Admission admission_;  // after info_, which it reads when it goes
   transport::MessageReader reader_;
 
-  std::vector<Slot> slots_;  // two-way calls not yet written, in request order
-  uint64_t first_slot_ = 0;  // slot number of slots_.front()
-  size_t in_flight_ = 0;     // calls queued or running, oneway included
-  // Slots of calls still running whose call timeout answered them; their
-  // results are dropped when they come. Rarely more than empty.
-  std::vector<uint64_t> late_slots_;
+  ReplySlots slots_;      // two-way calls not yet written
+  size_t in_flight_ = 0;  // calls queued or running, oneway included
 
   std::vector<std::string> writing_;  // what the write under way sends
   size_t writing_replies_ = 0;        // replies in it
@@ -185,7 +188,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<transport::TlsSession> tls_;
   std::unique_ptr<Sasl> sasl_;
   std::string wire_out_;  // bytes for the socket ahead of replies (TLS records, negotiation)
-  std::unique_ptr<boost::asio::steady_timer> timer_;  // handshake deadline, then linger
+  std::unique_ptr<boost::asio::steady_timer> timer_;  // see armTimer
   std::vector<boost::asio::const_buffer> write_buffers_;
 
   // Times for the sweeper (Sweeper::nowMs()), and the links of its list
@@ -197,15 +200,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection* sweep_prev_ = nullptr;
   Connection* sweep_next_ = nullptr;
 
-  ConnectionLimits::Refusal refused_ = ConnectionLimits::Refusal::kNone;
-  bool admitted_ = false;  // counted in core_.limits (by address; by principal once authenticated)
-  std::string_view close_reason_;  // set once the connection is winding down
-  bool reading_ = false;
+  State state_ = State::kOpen;
+  // Why it winds down; none while open, or when the server drained it
+  // (counted as shutdown).
+  std::optional<CloseReason> reason_;
+  bool drained_ = false;  // drain() was called: no lingering then
+  bool linger_ = false;   // lingerClose() asked for
+  bool reading_ = false;  // a wait for readability is under way
   bool writing_now_ = false;
-  bool draining_ = false;
-  bool linger_ = false;     // lingerClose() asked for
-  bool lingering_ = false;  // sending shut down, reading until the peer closes
-  bool closed_ = false;
 };
 
 }  // namespace thrum::server

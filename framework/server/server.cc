@@ -136,7 +136,8 @@ Status Server::stop() {
   if (!core_->registry.waitEmpty(options_.drain_timeout)) {
     spdlog::warn("drain: {} connections still busy after {} ms; closing them",
                  core_->registry.size(), options_.drain_timeout.count());
-    core_->forEachConnection([](server::Connection& c) { c.close("drain_timeout"); });
+    core_->forEachConnection(
+        [](server::Connection& c) { c.close(server::CloseReason::kDrainTimeout); });
     core_->registry.waitEmpty(std::chrono::seconds(5));
   }
   // 3. Workers and the auth pool: abandon the queues, let running calls

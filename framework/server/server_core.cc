@@ -105,8 +105,10 @@ size_t ServerCore::bufferShare() const {
   return std::max<size_t>(limit / std::max<size_t>(registry.size(), 1), 64 * 1024);
 }
 
-Counter& ServerCore::closedCounter(std::string_view reason) {
-  return metrics.counter(std::string("connections.closed.") + std::string(reason));
+Counter& ServerCore::closedCounter(CloseReason reason) {
+  std::string name = "connections.closed.";
+  name += reason.name();
+  return metrics.counter(name);
 }
 
 }  // namespace thrum::server

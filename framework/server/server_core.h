@@ -18,6 +18,7 @@
 #include "thrum/io/io_threads.h"
 #include "thrum/io/task_pool.h"
 #include "thrum/server/auth_failures.h"
+#include "thrum/server/close_reason.h"
 #include "thrum/server/connection_limits.h"
 #include "thrum/server/server.h"
 #include "thrum/server/sweeper.h"
@@ -56,7 +57,7 @@ class ServerCore {
   ~ServerCore();
 
   // Counter for a close reason, e.g. "connections.closed.too_large".
-  Counter& closedCounter(std::string_view reason);
+  Counter& closedCounter(CloseReason reason);
 
   // Past max_buffered_bytes, a connection's share of it: the budget over
   // the open connections, at least 64 KiB; SIZE_MAX while within the budget.
