@@ -17,6 +17,7 @@
 
 #include "thrum/client/sasl_transport.h"
 #include "thrum/endpoint/endpoint_string.h"
+#include "thrum/endpoint/host_port.h"
 #include "thrum/endpoint/listener.h"
 
 #include <arpa/inet.h>

@@ -1,13 +1,11 @@
 #include "thrum/endpoint/listener.h"
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -34,10 +32,8 @@ std::string sysError(int err) {
   return std::strerror(err);
 }
 
-bool fail(std::string& error, std::string message, boost::system::error_code* ec = nullptr,
-          boost::system::error_code code = {}) {
+bool fail(std::string& error, std::string message) {
   error = std::move(message);
-  if (ec) *ec = code;
   return false;
 }
 
@@ -138,109 +134,6 @@ std::optional<int> systemdFd(const SystemdListen& sd, std::string& error) {
 
 }  // namespace
 
-size_t raiseOpenFileLimit() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
-  if (limit.rlim_cur < limit.rlim_max) {
-    rlimit raised = limit;
-    raised.rlim_cur = limit.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
-  }
-  return static_cast<size_t>(limit.rlim_cur);
-}
-
-std::optional<TcpAddress> parseHostPort(std::string_view text, std::string& error) {
-  std::string_view host, port;
-  if (!text.empty() && text.front() == '[') {
-    size_t close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      error = "expected [IPV6]:PORT";
-      return std::nullopt;
-    }
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) {
-      error = "expected HOST:PORT";
-      return std::nullopt;
-    }
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) {
-      error = "an IPv6 address needs brackets: [ADDR]:PORT";
-      return std::nullopt;
-    }
-  }
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535) {
-    error = "port must be a number from 0 to 65535";
-    return std::nullopt;
-  }
-  return TcpAddress{std::string(host), static_cast<uint16_t>(value)};
-}
-
-namespace {
-
-// The endpoint grammar when `text` starts with one of `kinds`, HOST:PORT
-// otherwise.
-template <typename Endpoint, typename Parse, typename FromAddress>
-std::optional<Endpoint> parseSpec(std::string_view text, std::string& error,
-                                  std::initializer_list<std::string_view> kinds, Parse parse,
-                                  FromAddress from_address) {
-  std::string_view kind = text.substr(0, text.find(':'));
-  for (std::string_view k : kinds) {
-    if (kind == k) return parse(text, error);
-  }
-  auto address = parseHostPort(text, error);
-  if (!address) {
-    error =
-        "'" + std::string(text) + "' is neither an endpoint string nor HOST:PORT (" + error + ")";
-    return std::nullopt;
-  }
-  Endpoint ep;
-  ep.where = from_address(*address);
-  ep.text = std::string(text);
-  return ep;
-}
-
-}  // namespace
-
-std::optional<ListenEndpoint> parseListenSpec(std::string_view text, std::string& error) {
-  return parseSpec<ListenEndpoint>(
-      text, error, {"tcp", "unix", "fd", "systemd", "tls"}, parseListenEndpoint,
-      [](const TcpAddress& a) {
-        return TcpListen{a.host.empty() || a.host == "*" ? "0.0.0.0" : a.host, a.port};
-      });
-}
-
-std::optional<ConnectEndpoint> parseConnectSpec(std::string_view text, std::string& error) {
-  return parseSpec<ConnectEndpoint>(text, error, {"tcp", "unix", "tls"}, parseConnectEndpoint,
-                                    [](const TcpAddress& a) {
-                                      return TcpConnect{a.host, a.port};
-                                    });
-}
-
-std::string describeEndpoint(const Generic::endpoint& ep) {
-  const sockaddr* sa = ep.data();
-  if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
-    asio::ip::tcp::endpoint tcp;
-    std::memcpy(tcp.data(), sa, ep.size());
-    std::string host = tcp.address().to_string();
-    if (tcp.address().is_v6()) host = "[" + host + "]";
-    return host + ":" + std::to_string(tcp.port());
-  }
-  if (sa->sa_family == AF_UNIX) {
-    const auto* un = reinterpret_cast<const sockaddr_un*>(sa);
-    size_t len = ep.size() - offsetof(sockaddr_un, sun_path);
-    if (ep.size() <= offsetof(sockaddr_un, sun_path) || len == 0) return "unix";
-    if (un->sun_path[0] == '\0') return "unix:@" + std::string(un->sun_path + 1, len - 1);
-    return "unix:" + std::string(un->sun_path, strnlen(un->sun_path, len));
-  }
-  return "family " + std::to_string(sa->sa_family);
-}
-
 Listener::Listener(asio::io_context& ctx, StreamAcceptor acceptor, ListenEndpoint endpoint,
                    std::string unlink_on_close)
     : ctx_(ctx),
@@ -260,71 +153,91 @@ Listener::~Listener() {
   if (!unlink_on_close_.empty()) ::unlink(unlink_on_close_.c_str());
 }
 
+namespace {
+
+// How far opening got: the step under way ("bind"), where ("127.0.0.1:9090"),
+// the OS's error, or a whole sentence where there is a better one; and a
+// unix socket file the listener removes when it closes.
+struct Opening {
+  std::string step, where;
+  boost::system::error_code ec;
+  std::string error;
+  std::string unlink_path;
+};
+
+bool openTcp(StreamAcceptor& acceptor, const TcpListen& tcp, const ListenEndpoint& endpoint,
+             Opening& o) {
+  asio::ip::address ip = asio::ip::make_address(tcp.interface, o.ec);
+  if (o.ec) {
+    return fail(o.error,
+                endpoint.text + ": interface '" + tcp.interface + "' is not an IP address");
+  }
+  Generic::endpoint ep(asio::ip::tcp::endpoint(ip, tcp.port));
+  o.where = describeEndpoint(ep);
+  o.step = "socket";
+  acceptor.open(ep.protocol(), o.ec);
+  if (!o.ec) acceptor.set_option(asio::socket_base::reuse_address(true), o.ec);
+  if (!o.ec && ip.is_v6() && ip.to_v6().is_unspecified()) {
+    acceptor.set_option(asio::ip::v6_only(false), o.ec);  // "::" takes IPv4 too
+  }
+  return !o.ec && bindAndListen(acceptor, ep, endpoint.backlog, "", o.step, o.ec);
+}
+
+bool openUnix(StreamAcceptor& acceptor, const UnixListen& sock, const ListenEndpoint& endpoint,
+              Opening& o) {
+  std::string path = sock.abstract ? std::string(1, '\0') + sock.path : sock.path;
+  o.where = sock.abstract ? "unix:@" + sock.path : "unix:" + sock.path;
+  Generic::endpoint ep{asio::local::stream_protocol::endpoint(path)};
+  o.step = "socket";
+  acceptor.open(ep.protocol(), o.ec);
+  if (o.ec) return false;
+  if (!bindAndListen(acceptor, ep, endpoint.backlog, sock.abstract ? "" : sock.path, o.step,
+                     o.ec)) {
+    if (o.ec == asio::error::address_in_use && !sock.abstract) {
+      fail(o.error, endpoint.text + ": " + sock.path + " is in use by a live process");
+    }
+    return false;
+  }
+  if (!sock.abstract) o.unlink_path = sock.path;
+  if (sock.mode && ::chmod(sock.path.c_str(), *sock.mode) != 0) {
+    o.ec = boost::system::error_code(errno, boost::system::system_category());
+    o.step = "chmod";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::shared_ptr<Listener> Listener::open(asio::io_context& ctx, const ListenEndpoint& endpoint,
                                          std::string& error, boost::system::error_code* ec_out) {
   StreamAcceptor acceptor(ctx);
-  boost::system::error_code ec;
-  if (ec_out) ec_out->clear();
-  error.clear();
-  std::string step, where, unlink_path;
-  const std::string& name = endpoint.text;
+  Opening o;
   bool ok = std::visit(
-      [&](const auto& w) -> bool {
-        using T = std::decay_t<decltype(w)>;
+      [&](const auto& where) -> bool {
+        using T = std::decay_t<decltype(where)>;
         if constexpr (std::is_same_v<T, TcpListen>) {
-          asio::ip::address ip = asio::ip::make_address(w.interface, ec);
-          if (ec) {
-            return fail(error, name + ": interface '" + w.interface + "' is not an IP address",
-                        ec_out, ec);
-          }
-          asio::ip::tcp::endpoint tcp(ip, w.port);
-          where = describeEndpoint(Generic::endpoint(tcp));
-          Generic::endpoint ep(tcp);
-          step = "socket";
-          acceptor.open(ep.protocol(), ec);
-          if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-          if (!ec && ip.is_v6() && ip.to_v6().is_unspecified()) {
-            acceptor.set_option(asio::ip::v6_only(false), ec);  // "::" takes IPv4 too
-          }
-          return !ec && bindAndListen(acceptor, ep, endpoint.backlog, "", step, ec);
+          return openTcp(acceptor, where, endpoint, o);
         } else if constexpr (std::is_same_v<T, UnixListen>) {
-          std::string path = w.abstract ? std::string(1, '\0') + w.path : w.path;
-          where = w.abstract ? "unix:@" + w.path : "unix:" + w.path;
-          asio::local::stream_protocol::endpoint local(path);
-          Generic::endpoint ep(local);
-          step = "socket";
-          acceptor.open(ep.protocol(), ec);
-          if (!ec &&
-              bindAndListen(acceptor, ep, endpoint.backlog, w.abstract ? "" : w.path, step, ec)) {
-            if (!w.abstract) unlink_path = w.path;
-            if (w.mode && ::chmod(w.path.c_str(), *w.mode) != 0) {
-              ec = boost::system::error_code(errno, boost::system::system_category());
-              step = "chmod";
-              return false;
-            }
-            return true;
-          }
-          if (ec == asio::error::address_in_use && !w.abstract) {
-            return fail(error, name + ": " + w.path + " is in use by a live process", ec_out, ec);
-          }
-          return false;
+          return openUnix(acceptor, where, endpoint, o);
         } else if constexpr (std::is_same_v<T, FdListen>) {
-          return adopt(acceptor, w.fd, name, error);
+          return adopt(acceptor, where.fd, endpoint.text, o.error);
         } else {
-          auto fd = systemdFd(w, error);
-          return fd && adopt(acceptor, *fd, name, error);
+          auto fd = systemdFd(where, o.error);
+          return fd && adopt(acceptor, *fd, endpoint.text, o.error);
         }
       },
       endpoint.where);
-  if (!ok) {
-    if (error.empty()) {
-      error = name + ": " + step + (where.empty() ? "" : " " + where) + ": " + ec.message();
-    }
-    if (ec_out && !*ec_out)
-      *ec_out = ec ? ec : make_error_code(boost::system::errc::invalid_argument);
-    return nullptr;
+  error.clear();
+  if (ec_out) ec_out->clear();
+  if (ok) {
+    return std::make_shared<Listener>(ctx, std::move(acceptor), endpoint, std::move(o.unlink_path));
   }
-  return std::make_shared<Listener>(ctx, std::move(acceptor), endpoint, std::move(unlink_path));
+  error = !o.error.empty() ? o.error
+                           : endpoint.text + ": " + o.step +
+                                 (o.where.empty() ? "" : " " + o.where) + ": " + o.ec.message();
+  if (ec_out) *ec_out = o.ec ? o.ec : make_error_code(boost::system::errc::invalid_argument);
+  return nullptr;
 }
 
 void Listener::start(PickContext pick, OnAccept on_accept, OnPause on_pause) {

@@ -22,40 +22,13 @@
 #include <string>
 #include <string_view>
 
-#include <boost/asio/basic_socket_acceptor.hpp>
-#include <boost/asio/basic_stream_socket.hpp>
-#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "thrum/endpoint/endpoint_string.h"
+#include "thrum/endpoint/socket.h"
 
 namespace thrum::endpoint {
-
-// Bound to an io_context's own executor rather than any_io_executor: every
-// pending operation carries a copy of it, and an idle connection has one
-// pending, so this keeps about 80 bytes off each.
-using StreamSocket = boost::asio::basic_stream_socket<boost::asio::generic::stream_protocol,
-                                                      boost::asio::io_context::executor_type>;
-using StreamAcceptor = boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol>;
-
-// Raises this process's soft limit on open descriptors to its hard limit (a
-// server holds one per connection, a load generator one per client) and
-// returns the limit now in force.
-size_t raiseOpenFileLimit();
-
-// "HOST:PORT", "[V6ADDR]:PORT" or ":PORT" as a TCP listen endpoint; the
-// bench server's --listen accepts this besides endpoint strings.
-struct TcpAddress {
-  std::string host;
-  uint16_t port = 0;
-};
-std::optional<TcpAddress> parseHostPort(std::string_view text, std::string& error);
-
-// An endpoint string, or HOST:PORT for TCP: where to listen, or where to
-// connect.
-std::optional<ListenEndpoint> parseListenSpec(std::string_view text, std::string& error);
-std::optional<ConnectEndpoint> parseConnectSpec(std::string_view text, std::string& error);
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
@@ -102,9 +75,5 @@ class Listener : public std::enable_shared_from_this<Listener> {
   OnAccept on_accept_;
   OnPause on_pause_;
 };
-
-// "ADDR:PORT" (brackets for IPv6), "unix:/path", "unix:@name" or "unix" for
-// an unnamed socket.
-std::string describeEndpoint(const boost::asio::generic::stream_protocol::endpoint& ep);
 
 }  // namespace thrum::endpoint

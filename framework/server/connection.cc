@@ -1,7 +1,5 @@
 #include "thrum/server/connection.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <array>
 #include <span>
@@ -33,28 +31,6 @@ constexpr int kReadsPerWakeup = 4;
 std::span<uint8_t> scratch() {
   thread_local std::unique_ptr<uint8_t[]> buffer(new uint8_t[kScratchBytes]);
   return {buffer.get(), kScratchBytes};
-}
-
-bool isInet(const endpoint::StreamSocket& socket) {
-  int family = socket.local_endpoint().data()->sa_family;
-  return family == AF_INET || family == AF_INET6;
-}
-
-// "ADDR:PORT" for TCP; for a unix socket the peer's credentials, which the
-// kernel vouches for ("unix:pid=812,uid=1000").
-std::string peerOf(const endpoint::StreamSocket& socket) {
-  boost::system::error_code ec;
-  auto ep = socket.remote_endpoint(ec);
-  if (ec) return "unknown";
-  if (ep.data()->sa_family == AF_UNIX) {
-    ucred cred{};
-    socklen_t len = sizeof(cred);
-    if (getsockopt(const_cast<endpoint::StreamSocket&>(socket).native_handle(), SOL_SOCKET,
-                   SO_PEERCRED, &cred, &len) == 0) {
-      return "unix:pid=" + std::to_string(cred.pid) + ",uid=" + std::to_string(cred.uid);
-    }
-  }
-  return endpoint::describeEndpoint(ep);
 }
 
 // The call as the worker pool sees it; completing it posts the reply back to
@@ -152,7 +128,7 @@ Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLi
       admission_(core.limits, info_),
       reader_(core.options.max_message_bytes) {
   info_.id = core_.next_connection_id.fetch_add(1, std::memory_order_relaxed);
-  info_.peer = peerOf(socket_);
+  info_.peer = endpoint::describePeer(socket_);
   if (tls) tls_ = std::make_unique<transport::TlsSession>(tls.get());
   if (sasl) sasl_ = std::make_unique<Sasl>(std::move(sasl));
 }
@@ -181,7 +157,7 @@ void Connection::start() {
   core_.accepted.inc();
   core_.open.add(1);
   boost::system::error_code ec;
-  if (isInet(socket_)) socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  if (endpoint::isTcp(socket_)) socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
   if (!core_.registry.add()) {
     close(CloseReason::kShutdown);

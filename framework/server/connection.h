@@ -50,7 +50,7 @@
 
 #include "thrum/dispatch/call_context.h"
 #include "thrum/endpoint/endpoint_string.h"
-#include "thrum/endpoint/listener.h"
+#include "thrum/endpoint/socket.h"
 #include "thrum/server/admission.h"
 #include "thrum/server/close_reason.h"
 #include "thrum/server/reply_slots.h"

@@ -17,6 +17,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "thrum/endpoint/host_port.h"
 #include "thrum/server/connection.h"
 #include "thrum/server/server_core.h"
 #include "thrum/transport/sasl_server.h"

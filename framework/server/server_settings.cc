@@ -5,6 +5,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "thrum/endpoint/host_port.h"
 #include "thrum/transport/sasl_server.h"
 #include "thrum/transport/tls_context.h"
 

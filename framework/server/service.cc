@@ -6,6 +6,7 @@
 #include <thrift/processor/TMultiplexedProcessor.h>
 
 #include "thrum/endpoint/listener.h"
+#include "thrum/endpoint/socket.h"
 
 namespace thrum {
 

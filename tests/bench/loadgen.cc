@@ -32,7 +32,8 @@
 #include <thrift/transport/TBufferTransports.h>
 
 #include "Bench.h"
-#include "thrum/endpoint/listener.h"
+#include "thrum/endpoint/host_port.h"
+#include "thrum/endpoint/socket.h"
 #include "thrum/transport/wire.h"
 
 namespace asio = boost::asio;

@@ -24,6 +24,7 @@
 #include "tests/support/status.h"
 #include "tests/support/test_handler.h"
 #include "tests/support/wait.h"
+#include "thrum/endpoint/socket.h"
 #include "thrum/server/server.h"
 
 #include <arpa/inet.h>

@@ -1,11 +1,12 @@
+#include "thrum/endpoint/host_port.h"
+#include "thrum/endpoint/listener.h"
+
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <gtest/gtest.h>
-
-#include "thrum/endpoint/listener.h"
 
 namespace thrum::endpoint {
 namespace {
