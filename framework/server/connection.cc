@@ -1,7 +1,10 @@
+// One connection's I/O loop: reading through the layers, submitting calls,
+// writing replies in order, and winding down. Longer than most files here
+// because its handlers are one state machine over one State; what could
+// stand alone has left it (SaslHandshake, ReplySlots, Admission,
+// ConnectionCall, CloseReason, transport::sasl::DataPhase).
 #include "thrum/server/connection.h"
 
-#include <algorithm>
-#include <array>
 #include <span>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -9,7 +12,8 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
-#include "thrum/dispatch/call.h"
+#include "thrum/io/thread_check.h"
+#include "thrum/server/connection_call.h"
 #include "thrum/server/server_core.h"
 #include "thrum/server/sweeper.h"
 #include "thrum/server/worker_link.h"
@@ -33,91 +37,7 @@ std::span<uint8_t> scratch() {
   return {buffer.get(), kScratchBytes};
 }
 
-// The call as the worker pool sees it; completing it posts the reply back to
-// the connection's I/O thread. It holds its connection through `info`,
-// which shares the connection's ownership, and hands that back with the
-// reply, so a connection is never released (or destroyed) on a worker.
-class ConnectionCall final : public dispatch::Call {
- public:
-  ConnectionCall(transport::Protocol protocol, transport::InboundMessage message,
-                 std::shared_ptr<const ConnectionInfo> info, size_t headroom,
-                 dispatch::CallTimeouts timeouts, Connection& connection, WorkerLink& link,
-                 uint64_t slot, std::chrono::milliseconds retry_after)
-      : Call(protocol, std::move(message.header), std::move(message.storage), message.offset,
-             std::move(info), headroom, timeouts, message.checked),
-        connection_(connection),
-        link_(link),
-        slot_(slot),
-        retry_after_(retry_after),
-        request_bytes_(request().size()) {}
-
-  void complete(std::string reply) override { post(std::move(reply)); }
-  void abandon() override {
-    // The pool stopped before the call ran. The request was read whole, so
-    // the client is owed an answer rather than silence.
-    std::string reply;
-    if (!oneway()) {
-      reply = transport::encodeOverload(
-          protocol(), header(),
-          transport::overloadMessage("shutting_down", "the server stopped before the call ran",
-                                     retry_after_),
-          replyHeadroom());
-    }
-    post(std::move(reply));
-  }
-
- private:
-  void post(std::string reply) {
-    link_.push(std::shared_ptr<Connection>(takeConnection(), &connection_), slot_, std::move(reply),
-               request_bytes_);
-  }
-
-  Connection& connection_;
-  WorkerLink& link_;
-  uint64_t slot_;
-  std::chrono::milliseconds retry_after_;
-  size_t request_bytes_;  // what its request holds of the memory budget until done
-};
-
-// A connection held by a task on another thread (the auth pool). However the
-// task ends (run, or dropped unrun by a stopping pool), its reference goes
-// back to the connection's I/O thread, so a connection is never destroyed
-// on another thread.
-class ForeignRef {
- public:
-  explicit ForeignRef(std::shared_ptr<Connection> c) : c_(std::move(c)) {}
-  ForeignRef(const ForeignRef&) = default;  // std::function copies its task
-  ForeignRef& operator=(const ForeignRef&) = delete;
-  ~ForeignRef() {
-    if (c_) {
-      auto executor = c_->executor();
-      asio::post(executor, [c = std::move(c_)] {});
-    }
-  }
-  Connection* operator->() const { return c_.get(); }
-  std::shared_ptr<Connection> take() { return std::move(c_); }
-
- private:
-  std::shared_ptr<Connection> c_;
-};
-
 }  // namespace
-
-struct Connection::Sasl {
-  explicit Sasl(std::shared_ptr<const endpoint::SaslServerOptions> o)
-      : options(std::move(o)), reader(options->max_negotiation_bytes) {}
-
-  std::shared_ptr<const endpoint::SaslServerOptions> options;
-  // Negotiation: what arrived and is not parsed yet, and the mechanism.
-  transport::sasl::NegotiationReader reader;
-  std::string pending;
-  std::unique_ptr<transport::sasl::ServerNegotiation> negotiation;
-  bool stepping = false;  // a step is on the auth pool; reading waits
-  bool done = false;
-  // Data phase: frames, and the security layer for auth-int/auth-conf.
-  std::optional<transport::sasl::FrameReader> frames;
-  std::unique_ptr<transport::sasl::SecurityLayer> layer;
-};
 
 Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLink& link,
                        transport::SslContext tls,
@@ -130,7 +50,11 @@ Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLi
   info_.id = core_.next_connection_id.fetch_add(1, std::memory_order_relaxed);
   info_.peer = endpoint::describePeer(socket_);
   if (tls) tls_ = std::make_unique<transport::TlsSession>(tls.get());
-  if (sasl) sasl_ = std::make_unique<Sasl>(std::move(sasl));
+  if (sasl) {
+    SaslHandshake::Host& host = *this;
+    sasl_ = std::make_unique<SaslHandshake>(std::move(sasl), core_, socket_.get_executor(), info_,
+                                            admission_, host);
+  }
 }
 
 Connection::~Connection() {
@@ -143,17 +67,13 @@ ConnectionSecurity& Connection::securityFacts() {
   return *info_.layers;
 }
 
-void Connection::saslRefuse() {
-  std::string text = admission_.refusal(core_.options.retry_after);
-  saslFail(transport::sasl::Status::kError, text, admission_.reason(), text);
-}
-
 void Connection::refuse(std::string_view log) {
   spdlog::debug("connection {} from {}: refused: {}", id(), info_.peer, log);
   lingerClose(admission_.reason());
 }
 
 void Connection::start() {
+  THRUM_ASSERT_ON(socket_.get_executor());
   core_.accepted.inc();
   core_.open.add(1);
   boost::system::error_code ec;
@@ -179,14 +99,15 @@ void Connection::start() {
 }
 
 bool Connection::handshaking() const {
-  return (tls_ && !tls_->established()) || (sasl_ && !sasl_->done);
+  return (tls_ && !tls_->established()) || (sasl_ && !sasl_->done());
 }
 
 bool Connection::partialRequest() const {
-  return !reader_.idle() || (sasl_ && sasl_->frames && sasl_->frames->midFrame());
+  return !reader_.idle() || (sasl_data_ && sasl_data_->midFrame());
 }
 
 void Connection::sweep(int64_t now) {
+  THRUM_ASSERT_ON(socket_.get_executor());
   if (state_ == State::kLingering || state_ == State::kClosed) return;
   const ServerOptions& o = core_.options;
   auto past = [now](int64_t since, std::chrono::milliseconds limit) {
@@ -330,7 +251,13 @@ void Connection::onReadable(const boost::system::error_code& wait_ec) {
       if (!takesInput()) return;
       bytes = {reinterpret_cast<const uint8_t*>(plain.data()), plain.size()};
     }
-    sasl_ ? saslReceive(bytes) : feedRequests(bytes);
+    if (sasl_data_) {
+      saslData(bytes);
+    } else if (sasl_) {
+      sasl_->receive(bytes);
+    } else {
+      feedRequests(bytes);
+    }
     if (!takesInput()) return;
     if (n < buf.size() || !wantRead()) break;
   }
@@ -349,202 +276,51 @@ void Connection::feedRequests(std::span<const uint8_t> bytes) {
   closeWhenDone(err);
 }
 
-void Connection::saslReceive(std::span<const uint8_t> bytes) {
-  if (sasl_->done) return saslData(bytes);
-  sasl_->pending.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  saslNegotiate();
+std::shared_ptr<void> Connection::keepAlive() {
+  return shared_from_this();
 }
 
-void Connection::saslNegotiate() {
-  using transport::sasl::ReadResult;
-  using transport::sasl::Status;
-  if (sasl_->stepping || sasl_->done || !takesInput()) return;
-  std::span<const uint8_t> in(reinterpret_cast<const uint8_t*>(sasl_->pending.data()),
-                              sasl_->pending.size());
-  transport::sasl::Message message;
-  ReadResult r = sasl_->reader.next(in, message);
-  sasl_->pending.erase(0, sasl_->pending.size() - in.size());
-  switch (r) {
-    case ReadResult::kNeedMore:
-      return;
-    case ReadResult::kBadStatus: {
-      std::string why = "Invalid status " + std::to_string(sasl_->reader.lastStatusByte());
-      return saslFail(Status::kError, why, CloseReason::kSaslError, why);
-    }
-    case ReadResult::kTooLarge: {
-      std::string why = "Negotiation message of " + std::to_string(sasl_->reader.lastLength()) +
-                        " bytes is over the limit of " +
-                        std::to_string(sasl_->options->max_negotiation_bytes);
-      return saslFail(Status::kError, why, CloseReason::kSaslError, why);
-    }
-    case ReadResult::kMessage:
-      break;
-  }
-  if (admission_.refused()) return saslRefuse();
-  sasl_->stepping = true;  // reading waits for the outcome
-  if (!sasl_->negotiation) {
-    sasl_->negotiation = std::make_unique<transport::sasl::ServerNegotiation>(sasl_->options);
-  }
-  // A peer address that keeps failing waits before its next attempt runs.
-  auto delay =
-      message.status == Status::kStart
-          ? core_.auth_failures.delayFor(peerAddress(info_.peer), AuthFailures::Clock::now())
-          : std::chrono::milliseconds(0);
-  if (delay.count() == 0) return saslStep(std::move(message));
-  core_.sasl_throttled.inc();
-  auto timer = std::make_shared<asio::steady_timer>(socket_.get_executor(), delay);
-  timer->async_wait([self = shared_from_this(), timer,
-                     m = std::move(message)](const boost::system::error_code&) mutable {
-    if (self->state_ != State::kClosed) self->saslStep(std::move(m));
-  });
+void Connection::negotiationFailed(CloseReason reason) {
+  lingerClose(reason);
 }
 
-void Connection::saslStep(transport::sasl::Message message) {
-  auto task = [ref = ForeignRef(shared_from_this()), m = std::move(message)]() mutable {
-    // On the auth pool: Cyrus may block here (password lookups, Kerberos).
-    auto step = ref->sasl_->negotiation->receive(m);
-    auto executor = ref->executor();
-    asio::post(executor, [self = ref.take(), step = std::move(step)]() mutable {
-      self->onSaslStep(std::move(step));
-    });
-  };
-  if (core_.auth_pool.trySubmit(std::move(task))) {
-    core_.sasl_steps.inc();
-  } else {
-    sasl_->stepping = false;
-    saslFail(transport::sasl::Status::kBad, "Server busy: too many authentications in progress",
-             CloseReason::kAuthBusy, "auth pool full");
-  }
-}
-
-void Connection::onSaslStep(transport::sasl::ServerNegotiation::Step step) {
-  using Outcome = transport::sasl::ServerNegotiation::State;
-  sasl_->stepping = false;
-  if (state_ == State::kClosed) return;
-  const std::string& mech = sasl_->negotiation->mechanism();
-  if (step.state == Outcome::kFailed) {
-    core_.metrics.counter("sasl.failed." + (mech.empty() ? std::string("none") : mech)).inc();
-    return saslFail(step.status, step.payload,
-                    step.status == transport::sasl::Status::kBad ? CloseReason::kSaslFailed
-                                                                 : CloseReason::kSaslError,
-                    step.reason);
-  }
-  auto reply = [&] {
-    if (!step.reply) return;
-    std::string out;
-    transport::sasl::appendMessage(step.status, step.payload, out);
-    sendRaw(out);
-  };
-  if (step.state == Outcome::kContinue) {
-    reply();
-    saslNegotiate();  // the next message may be here already
-    if (!reading_ && wantRead()) doWaitReadable();
-    return;
-  }
-  // Authenticated: the principal joins the connection's facts, and is
-  // counted, before the peer can see the COMPLETE.
-  auto& negotiation = *sasl_->negotiation;
-  ConnectionSecurity& facts = securityFacts();
-  facts.principal = negotiation.principal();
-  facts.sasl_mechanism = negotiation.mechanism();
-  facts.sasl_qop = std::string(transport::sasl::toString(negotiation.qop()));
-  if (!admission_.admitPrincipal()) return saslRefuse();
-  core_.sasl_authenticated.inc();
-  core_.auth_failures.succeeded(peerAddress(info_.peer));
-  core_.failing_addresses.set(static_cast<int64_t>(core_.auth_failures.size()));
-  spdlog::debug("connection {} from {}: authenticated as {} ({}, {})", id(), info_.peer,
-                transport::printable(facts.principal), facts.sasl_mechanism, facts.sasl_qop);
-  sasl_->layer = negotiation.takeSecurityLayer();
-  sasl_->negotiation.reset();
-  sasl_->done = true;
-  sasl_->frames.emplace(core_.options.max_message_bytes + 1024);
+void Connection::authenticated(std::unique_ptr<transport::sasl::SecurityLayer> layer,
+                               std::string early) {
+  THRUM_ASSERT_ON(socket_.get_executor());
+  sasl_data_ = std::make_unique<transport::sasl::DataPhase>(core_.options.max_message_bytes + 1024,
+                                                            std::move(layer));
   if (!handshaking()) timer_.reset();
-  reply();
-  std::string early = std::move(sasl_->pending);
-  sasl_->pending = {};
   if (!early.empty()) saslData({reinterpret_cast<const uint8_t*>(early.data()), early.size()});
+  resumeReading();
+}
+
+void Connection::resumeReading() {
   if (!reading_ && wantRead()) doWaitReadable();
 }
 
-void Connection::saslFail(transport::sasl::Status status, const std::string& payload,
-                          CloseReason close_reason, const std::string& log) {
-  if (status == transport::sasl::Status::kBad) {
-    core_.auth_failures.failed(peerAddress(info_.peer), AuthFailures::Clock::now());
-    core_.failing_addresses.set(static_cast<int64_t>(core_.auth_failures.size()));
-  }
-  std::string mech = sasl_->negotiation ? sasl_->negotiation->mechanism() : "";
-  spdlog::info("connection {} from {}: SASL{}{} failed: {}", id(), info_.peer,
-               mech.empty() ? "" : " ", mech, transport::printable(log, 512));
-  std::string out;
-  transport::sasl::appendMessage(status, payload, out);
-  sendRaw(out);
-  lingerClose(close_reason);
-}
-
 void Connection::saslData(std::span<const uint8_t> bytes) {
-  using transport::sasl::ReadResult;
-  auto tooLarge = [&] {
+  using Result = transport::sasl::DataPhase::Result;
+  thread_local std::vector<std::span<const uint8_t>> thrift;
+  thrift.clear();
+  std::string error;
+  Result r = sasl_data_->receive(bytes, thrift, error);
+  if (r == Result::kDecodeFailed) {
+    spdlog::info("connection {} from {}: {}; closing", id(), info_.peer, error);
+    return closeWhenDone(CloseReason::kSaslDecodeFailed);
+  }
+  for (auto piece : thrift) {
+    feedRequests(piece);
+    if (!takesInput()) return;
+  }
+  if (r == Result::kTooLarge) {
     spdlog::info("connection {} from {}: SASL frame of {} bytes over the limit; closing", id(),
-                 info_.peer, sasl_->frames->lastLength());
+                 info_.peer, sasl_data_->lastLength());
     closeWhenDone(transport::WireErrc::kTooLarge);
-  };
-  if (!sasl_->layer) {
-    thread_local std::vector<std::span<const uint8_t>> pieces;
-    pieces.clear();
-    ReadResult r = sasl_->frames->payloads(bytes, pieces);
-    for (auto piece : pieces) {
-      feedRequests(piece);
-      if (!takesInput()) return;
-    }
-    if (r == ReadResult::kTooLarge) tooLarge();
-    return;
   }
-  thread_local std::string plain, packet;
-  plain.clear();
-  for (;;) {
-    ReadResult r = sasl_->frames->packet(bytes, packet);
-    if (r == ReadResult::kTooLarge) return tooLarge();
-    if (r == ReadResult::kNeedMore) break;
-    std::string error;
-    if (!sasl_->layer->decode(packet, plain, error)) {
-      spdlog::info("connection {} from {}: {}; closing", id(), info_.peer, error);
-      return closeWhenDone(CloseReason::kSaslDecodeFailed);
-    }
-  }
-  if (!plain.empty()) feedRequests({reinterpret_cast<const uint8_t*>(plain.data()), plain.size()});
-}
-
-bool Connection::saslWrap(std::vector<std::string>& batch) {
-  if (sasl_->layer) {
-    std::string plain;
-    for (const auto& r : batch) plain += r;
-    std::string packets, error;
-    if (!sasl_->layer->encode(plain, packets, error)) {
-      spdlog::info("connection {} from {}: {}; closing", id(), info_.peer, error);
-      return false;
-    }
-    batch.assign(1, std::move(packets));
-    return true;
-  }
-  size_t total = 0;
-  for (const auto& r : batch) total += r.size();
-  if (total <= transport::sasl::kMaxFrameBytes) {
-    // One frame around the whole batch: its header is one more buffer.
-    std::string header;
-    transport::appendBe32(static_cast<uint32_t>(total), header);
-    batch.insert(batch.begin(), std::move(header));
-    return true;
-  }
-  std::string plain;
-  for (const auto& r : batch) plain += r;
-  std::string frames;
-  transport::sasl::appendFrames(plain, transport::sasl::kMaxFrameBytes, frames);
-  batch.assign(1, std::move(frames));
-  return true;
 }
 
 bool Connection::wantRead() const {
-  return state_ == State::kOpen && !(sasl_ && sasl_->stepping) &&
+  return state_ == State::kOpen && !(sasl_ && sasl_->stepping()) &&
          in_flight_ < core_.options.max_in_flight_per_connection &&
          reply_bytes_ < core_.options.max_reply_bytes_per_connection &&
          buffered_ <= core_.bufferShare();
@@ -615,6 +391,7 @@ void Connection::submit(transport::InboundMessage message) {
 }
 
 void Connection::onCallDone(uint64_t slot, std::string reply, size_t request_bytes) {
+  THRUM_ASSERT_ON(socket_.get_executor());
   --in_flight_;
   buffer(-static_cast<int64_t>(request_bytes));
   if (slot != kNoSlot && slots_.takeLate(slot)) {
@@ -660,13 +437,16 @@ void Connection::fillSlot(uint64_t slot, std::string reply) {
 }
 
 void Connection::doWrite() {
+  THRUM_ASSERT_ON(socket_.get_executor());
   if (writing_now_ || state_ == State::kClosed) return;
   if (!slots_.readyAtFront() && wire_out_.empty()) return;
   size_t ready = slots_.takeReady(writing_);
   writing_bytes_ = 0;
   for (const auto& reply : writing_) writing_bytes_ += reply.size();
   writing_replies_ = ready;
-  if (ready > 0 && sasl_ && !saslWrap(writing_)) {
+  std::string error;
+  if (ready > 0 && sasl_data_ && !sasl_data_->wrap(writing_, error)) {
+    spdlog::info("connection {} from {}: {}; closing", id(), info_.peer, error);
     core_.replies_dropped.inc(ready);
     writing_.clear();
     return close(CloseReason::kSaslEncodeFailed);
@@ -721,6 +501,7 @@ void Connection::onWrite(const boost::system::error_code& ec) {
 }
 
 void Connection::drain() {
+  THRUM_ASSERT_ON(socket_.get_executor());
   if (state_ == State::kClosed) return;
   drained_ = true;
   if (state_ == State::kOpen) state_ = State::kWindingDown;
@@ -779,6 +560,7 @@ void Connection::onDiscardable(const boost::system::error_code& wait_ec) {
 }
 
 void Connection::close(CloseReason reason) {
+  THRUM_ASSERT_ON(socket_.get_executor());
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   // Counted before the socket closes, so a peer that sees the close can

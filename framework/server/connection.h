@@ -2,9 +2,10 @@
 //
 // States (State below): open, reading requests -> winding down (no new
 // requests; what is in flight is answered) -> lingering (only after a
-// refusal or failed negotiation, see below) -> closed, with a CloseReason. A connection lives on
-// one I/O thread: every method below runs there, and other threads reach it only by posting. It is
-// owned by its pending operations and by the calls it has in flight (shared_from_this), so it
+// refusal or failed negotiation, see below) -> closed, with a CloseReason.
+// A connection lives on one I/O thread: every method below runs there, and
+// other threads reach it only by posting. It is owned by its pending
+// operations and by the calls it has in flight (shared_from_this), so it
 // outlives any reply a worker still owes it.
 //
 // Reading: while idle the connection holds no read buffer; it waits for
@@ -16,20 +17,22 @@
 // max_reply_bytes_per_connection bytes of replies not yet taken by the
 // peer, it stops reading until that is no longer so.
 //
-// Limits: a connection over ServerOptions::max_connections* is not served:
-// its first call (or SASL message) is answered with the overload answer
-// naming the limit, then it closes, counted under that limit's name.
+// Limits (Admission): a connection over ServerOptions::max_connections* is
+// not served: its first call (or SASL message) is answered with the
+// overload answer naming the limit, then it closes, counted under that
+// limit's name.
 //
 // Calls go to the workers and replies come back through the I/O thread's
 // WorkerLink, batched.
 //
-// Writing: replies leave in request order (a slot per two-way request),
-// several at a time in one gathered write.
+// Writing: replies leave in request order (ReplySlots: a slot per two-way
+// request), several at a time in one gathered write.
 //
 // Layers, outermost first: TLS (TlsSession, handshake on the I/O thread),
-// then SASL (Thrift's SASL transport: the negotiation's blocking steps run
-// on the server's auth pool while the connection stops reading; afterwards
-// data frames, wrapped by the security layer for auth-int/auth-conf). Both
+// then SASL (Thrift's SASL transport: SaslHandshake negotiates, its
+// blocking steps on the server's auth pool while the connection stops
+// reading; afterwards transport::sasl::DataPhase unframes, and unwraps for
+// auth-int/auth-conf). Both
 // handshakes run under one deadline. Requests reach the MessageReader only
 // after SASL succeeded. A failed negotiation is answered (BAD or ERROR with
 // the reason), then the connection stops sending and reads until the peer
@@ -54,7 +57,9 @@
 #include "thrum/server/admission.h"
 #include "thrum/server/close_reason.h"
 #include "thrum/server/reply_slots.h"
+#include "thrum/server/sasl_handshake.h"
 #include "thrum/transport/message_reader.h"
+#include "thrum/transport/sasl_data_phase.h"
 #include "thrum/transport/sasl_server.h"
 #include "thrum/transport/tls_context.h"
 #include "thrum/transport/tls_session.h"
@@ -65,7 +70,7 @@ class WorkerLink;
 class ServerCore;
 class Sweeper;
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection>, private SaslHandshake::Host {
  public:
   // `link` belongs to the I/O thread the socket is bound to.
   // With `tls`, the connection speaks TLS (server side) under the handshake
@@ -100,8 +105,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static constexpr std::chrono::milliseconds kLingerTime{2000};
 
  private:
-  struct Sasl;  // negotiation and data-phase state (connection.cc)
-
   enum class State : uint8_t {
     kOpen,         // reading requests
     kWindingDown,  // drained, or a close reason: no new requests
@@ -114,7 +117,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Bytes that arrived, after TLS and SASL have had theirs, are handled
   // while this holds: not once closed or closing for a reason (a drained
   // connection still answers what it had read).
-  bool takesInput() const { return state_ != State::kClosed && !reason_; }
+  bool takesInput() const override { return state_ != State::kClosed && !reason_; }
   void submit(transport::InboundMessage message);
   void fillSlot(uint64_t slot, std::string reply);
   // Answers every slot past its call deadline with call_timeout.
@@ -128,20 +131,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void flushTls();
   // Request bytes to the MessageReader.
   void feedRequests(std::span<const uint8_t> bytes);
-  // SASL: during negotiation keeps the bytes and steps; afterwards hands the
-  // Thrift bytes of complete frames to feedRequests.
-  void saslReceive(std::span<const uint8_t> bytes);
+  // SASL's data phase: the Thrift bytes of complete frames to feedRequests.
   void saslData(std::span<const uint8_t> bytes);
-  // Reads the next negotiation message from what is kept, and steps with it.
-  void saslNegotiate();
-  // Runs one step on the auth pool; the outcome comes back to onSaslStep.
-  void saslStep(transport::sasl::Message message);
-  void onSaslStep(transport::sasl::ServerNegotiation::Step step);
-  // Answers BAD or ERROR with `payload`, logs `log`, and closes lingering.
-  void saslFail(transport::sasl::Status status, const std::string& payload,
-                CloseReason close_reason, const std::string& log);
-  // Frames (or wraps) a batch of replies for the SASL data phase.
-  bool saslWrap(std::vector<std::string>& batch);
+  // What the SASL negotiation needs of the connection (SaslHandshake::Host).
+  std::shared_ptr<void> keepAlive() override;
+  bool closed() const override { return state_ == State::kClosed; }
+  void sendNegotiation(std::string_view bytes) override { sendRaw(bytes); }
+  void negotiationFailed(CloseReason reason) override;
+  void authenticated(std::unique_ptr<transport::sasl::SecurityLayer> layer,
+                     std::string early) override;
+  void resumeReading() override;
   // Bytes for the peer ahead of any reply (negotiation messages), through TLS.
   void sendRaw(std::string_view bytes);
   bool handshaking() const;
@@ -158,11 +157,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void onDiscardable(const boost::system::error_code& ec);
   void maybeClose();
   size_t headroom() const;
-  // A refused connection's answer, to a call or in the SASL negotiation.
+  // A refused connection's answer to a call.
   void refuse(std::string_view log);
-  void saslRefuse();
   // TLS and SASL record what they established here, before the first call.
-  ConnectionSecurity& securityFacts();
+  ConnectionSecurity& securityFacts() override;
 
   endpoint::StreamSocket socket_;
   ServerCore& core_;
@@ -186,7 +184,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t buffered_ = 0;
   void buffer(int64_t bytes);
   std::unique_ptr<transport::TlsSession> tls_;
-  std::unique_ptr<Sasl> sasl_;
+  // Kept once done: its last step returns through it.
+  std::unique_ptr<SaslHandshake> sasl_;
+  std::unique_ptr<transport::sasl::DataPhase> sasl_data_;
   std::string wire_out_;  // bytes for the socket ahead of replies (TLS records, negotiation)
   std::unique_ptr<boost::asio::steady_timer> timer_;  // see armTimer
   std::vector<boost::asio::const_buffer> write_buffers_;

@@ -2,11 +2,13 @@
 
 #include <boost/asio/post.hpp>
 
+#include "thrum/io/thread_check.h"
 #include "thrum/server/connection.h"
 
 namespace thrum::server {
 
 void WorkerLink::submitted(size_t lane) {
+  THRUM_ASSERT_ON(ctx_.get_executor());
   ++unwoken_[lane];
   if (flush_posted_) return;
   flush_posted_ = true;
@@ -16,6 +18,7 @@ void WorkerLink::submitted(size_t lane) {
 }
 
 void WorkerLink::flush() {
+  THRUM_ASSERT_ON(ctx_.get_executor());
   flush_posted_ = false;
   for (size_t lane = 0; lane < unwoken_.size(); ++lane) {
     if (unwoken_[lane] == 0) continue;
@@ -38,6 +41,7 @@ void WorkerLink::push(std::shared_ptr<Connection> connection, uint64_t slot, std
 }
 
 void WorkerLink::drain() {
+  THRUM_ASSERT_ON(ctx_.get_executor());
   {
     std::lock_guard lock(mu_);
     draining_.swap(pending_);
