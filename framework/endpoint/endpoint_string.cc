@@ -1,3 +1,7 @@
+// The endpoint-string grammar, whole: the tokenizer, each kind's keys (a
+// function per kind), TLS and SASL options. Longer than most files here
+// because one grammar reads best in one place; endpoint_string.h lists the
+// forms it accepts.
 #include "thrum/endpoint/endpoint_string.h"
 
 #include <algorithm>
@@ -292,77 +296,89 @@ bool isKind(std::string_view s) {
   return s == "tcp" || s == "unix" || s == "fd" || s == "systemd";
 }
 
+bool parseTcpListen(Args& args, ListenEndpoint& ep, std::string& error) {
+  constexpr std::string_view kind = "tcp";
+  TcpListen tcp;
+  if (!args.positionalAs(kind, 0, "port", error) || !args.noExtraPositional(kind, 1, error)) {
+    return false;
+  }
+  auto port = args.take("port");
+  if (!required(kind, "port", port, error)) return false;
+  if (!number<uint16_t>(kind, "port", *port, 0, 65535, 10, tcp.port, error)) return false;
+  if (auto v = args.take("interface")) tcp.interface = *v;
+  if (!parseBacklog(kind, args, ep.backlog, error)) return false;
+  ep.where = tcp;
+  return args.noneLeft(kind, "port, interface, backlog", error);
+}
+
+bool parseUnixListen(Args& args, ListenEndpoint& ep, std::string& error) {
+  constexpr std::string_view kind = "unix";
+  UnixListen unix_ep;
+  if (!args.positionalAs(kind, 0, "address", error) || !args.noExtraPositional(kind, 1, error)) {
+    return false;
+  }
+  auto address = args.take("address");
+  if (!required(kind, "address", address, error)) return false;
+  unix_ep.abstract = address->front() == '@';
+  unix_ep.path = unix_ep.abstract ? address->substr(1) : *address;
+  if (unix_ep.path.empty()) {
+    error = "unix: an abstract address needs a name after '@'";
+    return false;
+  }
+  if (auto v = args.take("mode")) {
+    if (unix_ep.abstract) {
+      error = "unix: mode= does not apply to an abstract address";
+      return false;
+    }
+    unsigned mode = 0;
+    if (!number<unsigned>(kind, "mode", *v, 0, 0777, 8, mode, error)) return false;
+    unix_ep.mode = static_cast<mode_t>(mode);
+  }
+  if (!parseBacklog(kind, args, ep.backlog, error)) return false;
+  ep.where = unix_ep;
+  return args.noneLeft(kind, "address, mode, backlog", error);
+}
+
+bool parseFdListen(Args& args, ListenEndpoint& ep, std::string& error) {
+  constexpr std::string_view kind = "fd";
+  FdListen fd;
+  if (!args.positionalAs(kind, 0, "fileno", error) || !args.noExtraPositional(kind, 1, error)) {
+    return false;
+  }
+  auto fileno = args.take("fileno");
+  if (!required(kind, "fileno", fileno, error)) return false;
+  if (!number<int>(kind, "fileno", *fileno, 0, 1 << 20, 10, fd.fd, error)) return false;
+  ep.where = fd;
+  return args.noneLeft(kind, "fileno", error);
+}
+
+bool parseSystemdListen(Args& args, ListenEndpoint& ep, std::string& error) {
+  constexpr std::string_view kind = "systemd";
+  SystemdListen sd;
+  if (!args.noExtraPositional(kind, 0, error)) return false;
+  auto index = args.take("index");
+  auto name = args.take("name");
+  if (index.has_value() == name.has_value()) {
+    error = "systemd: give exactly one of index= or name=";
+    return false;
+  }
+  if (index) {
+    int i = 0;
+    if (!number<int>(kind, "index", *index, 0, 1 << 16, 10, i, error)) return false;
+    sd.index = i;
+  } else {
+    if (!required(kind, "name", name, error)) return false;
+    sd.name = *name;
+  }
+  ep.where = sd;
+  return args.noneLeft(kind, "index, name", error);
+}
+
 bool parseListenKind(std::string_view kind, Args& args, ListenEndpoint& ep, std::string& error) {
-  if (kind == "tcp") {
-    TcpListen tcp;
-    if (!args.positionalAs(kind, 0, "port", error) || !args.noExtraPositional(kind, 1, error)) {
-      return false;
-    }
-    auto port = args.take("port");
-    if (!required(kind, "port", port, error)) return false;
-    if (!number<uint16_t>(kind, "port", *port, 0, 65535, 10, tcp.port, error)) return false;
-    if (auto v = args.take("interface")) tcp.interface = *v;
-    if (!parseBacklog(kind, args, ep.backlog, error)) return false;
-    ep.where = tcp;
-    return args.noneLeft(kind, "port, interface, backlog", error);
-  }
-  if (kind == "unix") {
-    UnixListen unix_ep;
-    if (!args.positionalAs(kind, 0, "address", error) || !args.noExtraPositional(kind, 1, error)) {
-      return false;
-    }
-    auto address = args.take("address");
-    if (!required(kind, "address", address, error)) return false;
-    unix_ep.abstract = address->front() == '@';
-    unix_ep.path = unix_ep.abstract ? address->substr(1) : *address;
-    if (unix_ep.path.empty()) {
-      error = "unix: an abstract address needs a name after '@'";
-      return false;
-    }
-    if (auto v = args.take("mode")) {
-      if (unix_ep.abstract) {
-        error = "unix: mode= does not apply to an abstract address";
-        return false;
-      }
-      unsigned mode = 0;
-      if (!number<unsigned>(kind, "mode", *v, 0, 0777, 8, mode, error)) return false;
-      unix_ep.mode = static_cast<mode_t>(mode);
-    }
-    if (!parseBacklog(kind, args, ep.backlog, error)) return false;
-    ep.where = unix_ep;
-    return args.noneLeft(kind, "address, mode, backlog", error);
-  }
-  if (kind == "fd") {
-    FdListen fd;
-    if (!args.positionalAs(kind, 0, "fileno", error) || !args.noExtraPositional(kind, 1, error)) {
-      return false;
-    }
-    auto fileno = args.take("fileno");
-    if (!required(kind, "fileno", fileno, error)) return false;
-    if (!number<int>(kind, "fileno", *fileno, 0, 1 << 20, 10, fd.fd, error)) return false;
-    ep.where = fd;
-    return args.noneLeft(kind, "fileno", error);
-  }
-  if (kind == "systemd") {
-    SystemdListen sd;
-    if (!args.noExtraPositional(kind, 0, error)) return false;
-    auto index = args.take("index");
-    auto name = args.take("name");
-    if (index.has_value() == name.has_value()) {
-      error = "systemd: give exactly one of index= or name=";
-      return false;
-    }
-    if (index) {
-      int i = 0;
-      if (!number<int>(kind, "index", *index, 0, 1 << 16, 10, i, error)) return false;
-      sd.index = i;
-    } else {
-      if (!required(kind, "name", name, error)) return false;
-      sd.name = *name;
-    }
-    ep.where = sd;
-    return args.noneLeft(kind, "index, name", error);
-  }
+  if (kind == "tcp") return parseTcpListen(args, ep, error);
+  if (kind == "unix") return parseUnixListen(args, ep, error);
+  if (kind == "fd") return parseFdListen(args, ep, error);
+  if (kind == "systemd") return parseSystemdListen(args, ep, error);
   error =
       "unknown endpoint kind '" + std::string(kind) + "' (expected tcp, unix, fd, systemd, tls)";
   return false;
