@@ -143,6 +143,52 @@ std::shared_ptr<TSocket> tlsSocket(const endpoint::ConnectEndpoint& ep, Connecti
   return factory->createSocket(fd);  // connected: open() is not called for it
 }
 
+// The socket under the connection; `connected` if it is connected already
+// (a unix socket under TLS), so open() is not called for it. Null on
+// failure, with `error`.
+std::shared_ptr<TSocket> openSocket(const endpoint::ConnectEndpoint& ep, Connection& c,
+                                    bool& connected, std::string& error) {
+  connected = false;
+  if (ep.tls) {
+    std::shared_ptr<TSocket> socket;
+    try {
+      socket = tlsSocket(ep, c, error);
+    } catch (const apache::thrift::TException& e) {
+      error = e.what();
+    }
+    connected = socket && std::holds_alternative<endpoint::UnixConnect>(ep.where);
+    return socket;
+  }
+  if (const auto* tcp = std::get_if<endpoint::TcpConnect>(&ep.where)) {
+    return std::make_shared<TSocket>(tcp->host, tcp->port);
+  }
+  const auto& unix_ep = std::get<endpoint::UnixConnect>(ep.where);
+  // TSocket takes an abstract name with its leading NUL.
+  return std::make_shared<TSocket>(unix_ep.abstract ? std::string(1, '\0') + unix_ep.path
+                                                    : unix_ep.path);
+}
+
+// What the SASL transport needs, from the endpoint string and the options;
+// false, with `error`, if the password file cannot be read.
+bool saslOptions(const endpoint::ConnectEndpoint& ep, const ConnectOptions& options,
+                 SaslClientTransport::Options& so, std::string& error) {
+  so.mech = ep.sasl->mech;
+  so.user = ep.sasl->user;
+  so.password = options.sasl_password;
+  if (!ep.sasl->password_file.empty() &&
+      !readPasswordFile(ep.sasl->password_file, so.password, error)) {
+    return false;
+  }
+  so.service = ep.sasl->service;
+  so.hostname = ep.sasl->hostname;
+  if (so.hostname.empty()) {
+    const auto* tcp = std::get_if<endpoint::TcpConnect>(&ep.where);
+    so.hostname = tcp ? tcp->host : "localhost";
+  }
+  so.qop = ep.sasl->qop;
+  return true;
+}
+
 }  // namespace
 
 Result<Connection> connect(std::string_view endpoint, const ConnectOptions& options) {
@@ -152,25 +198,10 @@ Result<Connection> connect(std::string_view endpoint, const ConnectOptions& opti
   };
   std::optional<endpoint::ConnectEndpoint> ep = endpoint::parseConnectSpec(endpoint, error);
   if (!ep) return Status::failure(error, std::make_error_code(std::errc::invalid_argument));
-  std::shared_ptr<TSocket> socket;
   Connection c;
   bool connected = false;
-  if (ep->tls) {
-    try {
-      socket = tlsSocket(*ep, c, error);
-    } catch (const apache::thrift::TException& e) {
-      error = e.what();
-    }
-    if (!socket) return failed(error);
-    connected = std::holds_alternative<endpoint::UnixConnect>(ep->where);
-  } else if (const auto* tcp = std::get_if<endpoint::TcpConnect>(&ep->where)) {
-    socket = std::make_shared<TSocket>(tcp->host, tcp->port);
-  } else {
-    const auto& unix_ep = std::get<endpoint::UnixConnect>(ep->where);
-    // TSocket takes an abstract name with its leading NUL.
-    socket = std::make_shared<TSocket>(unix_ep.abstract ? std::string(1, '\0') + unix_ep.path
-                                                        : unix_ep.path);
-  }
+  std::shared_ptr<TSocket> socket = openSocket(*ep, c, connected, error);
+  if (!socket) return failed(error);
   c.socket = socket;
   socket->setConnTimeout(static_cast<int>(options.connect_timeout.count()));
   socket->setRecvTimeout(static_cast<int>(options.io_timeout.count()));
@@ -180,20 +211,7 @@ Result<Connection> connect(std::string_view endpoint, const ConnectOptions& opti
   if (ep->sasl) {
     // The protocol sits directly on the SASL transport, as every SASL peer has it.
     SaslClientTransport::Options so;
-    so.mech = ep->sasl->mech;
-    so.user = ep->sasl->user;
-    so.password = options.sasl_password;
-    if (!ep->sasl->password_file.empty() &&
-        !readPasswordFile(ep->sasl->password_file, so.password, error)) {
-      return failed(error);
-    }
-    so.service = ep->sasl->service;
-    so.hostname = ep->sasl->hostname;
-    if (so.hostname.empty()) {
-      const auto* tcp = std::get_if<endpoint::TcpConnect>(&ep->where);
-      so.hostname = tcp ? tcp->host : "localhost";
-    }
-    so.qop = ep->sasl->qop;
+    if (!saslOptions(*ep, options, so, error)) return failed(error);
     sasl = std::make_shared<SaslClientTransport>(socket, so);
     c.transport = sasl;
   } else if (options.framed) {
@@ -207,14 +225,10 @@ Result<Connection> connect(std::string_view endpoint, const ConnectOptions& opti
     c.protocol = std::make_shared<apache::thrift::protocol::TBinaryProtocol>(c.transport);
   }
   try {
-    if (sasl) {
-      if (connected) {
-        sasl->negotiateOnly();
-      } else {
-        sasl->open();
-      }
+    if (sasl && connected) {
+      sasl->negotiateOnly();
     } else if (!connected) {
-      c.transport->open();
+      c.transport->open();  // for SASL, opens the socket and negotiates
     }
   } catch (const apache::thrift::TException& e) {
     return failed(e.what());

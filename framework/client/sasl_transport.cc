@@ -74,8 +74,18 @@ void SaslClientTransport::negotiate() {
                                       options_.password, error);
   if (!session_) fail(error);
   if (!session_->setSecurityProperties(options_.qop, error)) fail(error);
-  sasl_conn_t* conn = session_->get();
+  exchange(start());
+  unsigned ssf = session_->ssf();
+  qop_ = std::string(sasl::toString(sasl::qopOfSsf(ssf)));
+  if (ssf > 0) {
+    layer_ = std::make_unique<sasl::SecurityLayer>(std::move(session_));
+  } else {
+    session_.reset();
+  }
+  negotiated_ = true;
+}
 
+bool SaslClientTransport::start() {
   const char* out = nullptr;
   unsigned out_len = 0;
   const char* chosen = nullptr;
@@ -86,8 +96,9 @@ void SaslClientTransport::negotiate() {
   // keeps the cipher of a cached auth-conf session in an auth-int one, whose
   // every packet then fails the server's integrity check (docs/sasl.md).
   bool server_first = options_.mech == "DIGEST-MD5" || options_.mech == "CRAM-MD5";
-  int rc = sasl_client_start(conn, options_.mech.c_str(), nullptr, server_first ? nullptr : &out,
-                             server_first ? nullptr : &out_len, &chosen);
+  int rc =
+      sasl_client_start(session_->get(), options_.mech.c_str(), nullptr,
+                        server_first ? nullptr : &out, server_first ? nullptr : &out_len, &chosen);
   if (rc != SASL_OK && rc != SASL_CONTINUE) {
     fail(options_.mech + " cannot start: " + session_->describe(rc));
   }
@@ -97,7 +108,12 @@ void SaslClientTransport::negotiate() {
   // The initial response always follows START, empty when there is none.
   sendMessage(static_cast<uint8_t>(client_done ? sasl::Status::kComplete : sasl::Status::kOk), out,
               out_len);
+  return client_done;
+}
 
+void SaslClientTransport::exchange(bool client_done) {
+  const char* out = nullptr;
+  unsigned out_len = 0;
   for (;;) {
     std::string payload;
     auto status = static_cast<sasl::Status>(receiveMessage(payload));
@@ -110,8 +126,8 @@ void SaslClientTransport::negotiate() {
     bool server_done = status == sasl::Status::kComplete;
     if (!client_done) {
       // The server's challenge, or its success data (rspauth=, v=) to check.
-      rc = sasl_client_step(conn, payload.data(), static_cast<unsigned>(payload.size()), nullptr,
-                            &out, &out_len);
+      int rc = sasl_client_step(session_->get(), payload.data(),
+                                static_cast<unsigned>(payload.size()), nullptr, &out, &out_len);
       if (rc != SASL_OK && rc != SASL_CONTINUE) {
         fail(options_.mech + " step failed: " + session_->describe(rc));
       }
@@ -121,20 +137,11 @@ void SaslClientTransport::negotiate() {
     }
     if (server_done) {
       if (!client_done) fail("server finished before the mechanism did");
-      break;
+      return;
     }
     sendMessage(static_cast<uint8_t>(client_done ? sasl::Status::kComplete : sasl::Status::kOk),
                 out, out_len);
   }
-
-  unsigned ssf = session_->ssf();
-  qop_ = std::string(sasl::toString(sasl::qopOfSsf(ssf)));
-  if (ssf > 0) {
-    layer_ = std::make_unique<sasl::SecurityLayer>(std::move(session_));
-  } else {
-    session_.reset();
-  }
-  negotiated_ = true;
 }
 
 void SaslClientTransport::readFrame() {

@@ -62,6 +62,10 @@ class SaslClientTransport
 
  private:
   void negotiate();
+  // START and the initial response; true if the mechanism is done already.
+  bool start();
+  // Challenges and responses until the server's COMPLETE.
+  void exchange(bool client_done);
   void sendMessage(uint8_t status, const char* data, unsigned len);
   uint8_t receiveMessage(std::string& payload);
   void readFrame();

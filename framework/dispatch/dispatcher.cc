@@ -92,72 +92,79 @@ std::string Dispatcher::refuse(const Call& call, const std::string& reason) {
                                                text, call.replyHeadroom());
 }
 
-std::string Dispatcher::run(const Call& call) {
+std::optional<std::string> Dispatcher::screen(const Call& call) {
   if (call.queueDeadline() <= CallContext::Clock::now()) return expire(call);
   if (!call.checked()) {
     transport::WireErrc why = transport::checkMessage(call.protocol(), call.request());
     if (why != transport::WireErrc::kOk) return malformed(call, why);
   }
-  if (authorizer_) {
-    Status allowed;
-    try {
-      allowed = authorizer_(call.context());
-    } catch (const std::exception& e) {
-      allowed = Status::failure(std::string("the authorizer failed: ") + e.what());
-    }
-    if (!allowed) return refuse(call, allowed.message());
+  if (!authorizer_) return std::nullopt;
+  Status allowed;
+  try {
+    allowed = authorizer_(call.context());
+  } catch (const std::exception& e) {
+    allowed = Status::failure(std::string("the authorizer failed: ") + e.what());
   }
-  calls_.inc();
+  if (!allowed) return refuse(call, allowed.message());
+  return std::nullopt;
+}
+
+std::string Dispatcher::process(const Call& call) {
   WorkerBuffers& b = workerBuffers();
-  std::string_view request = call.request();
-  b.transport->begin(request, call.replyHeadroom());
+  b.transport->begin(call.request(), call.replyHeadroom());
   bool binary = call.protocol() == transport::Protocol::kBinary;
   const auto& in = binary ? b.in_binary : b.in_compact;
   const auto& out = binary ? b.out_binary : b.out_compact;
-
-  std::string escaped;
-  {
-    ScopedCallContext scope(call.context());
-    try {
-      // The context pointer reaches TProcessorEventHandler hooks, if any.
-      processor_->process(in, out, const_cast<CallContext*>(&call.context()));
-    } catch (const std::exception& e) {
-      escaped = e.what();
-    } catch (...) {
-      escaped = "unknown exception";
-    }
+  ScopedCallContext scope(call.context());
+  try {
+    // The context pointer reaches TProcessorEventHandler hooks, if any.
+    processor_->process(in, out, const_cast<CallContext*>(&call.context()));
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
   }
+  return {};
+}
 
+std::string Dispatcher::escaped(const Call& call, const std::string& what) {
+  // Generated processors already turn a handler's std::exception into a
+  // TApplicationException reply; what reaches here is a request body the
+  // processor could not read, or a handler that threw a non-std type.
   const auto& header = call.header();
-  if (!escaped.empty()) {
-    // Generated processors already turn a handler's std::exception into a
-    // TApplicationException reply; what reaches here is a request body the
-    // processor could not read, or a handler that threw a non-std type.
-    handler_escapes_.inc();
-    spdlog::warn("call {} (seqid {}) from {}: escaped the processor: {}",
-                 transport::printable(header.name), header.seqid, call.context().peer(),
-                 transport::printable(escaped, 512));
-    if (call.oneway()) return {};
-    application_errors_.inc();
-    return transport::encodeApplicationException(
-        call.protocol(), header.name, header.seqid, TApplicationException::INTERNAL_ERROR,
-        "thrum: call failed: " + escaped, call.replyHeadroom());
-  }
+  handler_escapes_.inc();
+  spdlog::warn("call {} (seqid {}) from {}: escaped the processor: {}",
+               transport::printable(header.name), header.seqid, call.context().peer(),
+               transport::printable(what, 512));
   if (call.oneway()) return {};
+  application_errors_.inc();
+  return transport::encodeApplicationException(call.protocol(), header.name, header.seqid,
+                                               TApplicationException::INTERNAL_ERROR,
+                                               "thrum: call failed: " + what, call.replyHeadroom());
+}
 
-  std::string reply = b.transport->takeReply();
-  std::string_view message = std::string_view(reply).substr(call.replyHeadroom());
+void Dispatcher::noteException(const Call& call, std::string_view reply) {
+  std::string_view message = reply.substr(call.replyHeadroom());
   auto type = transport::peekMessageType(
       std::span(reinterpret_cast<const uint8_t*>(message.data()), message.size()), call.protocol());
-  if (type == transport::MessageType::kException) {
-    application_errors_.inc();
-    std::string text;
-    transport::MessageType ignored{};
-    transport::inspectReply(call.protocol(), message, ignored, &text);
-    spdlog::debug("call {} (seqid {}) from {}: answered with TApplicationException: {}",
-                  transport::printable(header.name), header.seqid, call.context().peer(),
-                  transport::printable(text, 512));
-  }
+  if (type != transport::MessageType::kException) return;
+  application_errors_.inc();
+  std::string text;
+  transport::MessageType ignored{};
+  transport::inspectReply(call.protocol(), message, ignored, &text);
+  spdlog::debug("call {} (seqid {}) from {}: answered with TApplicationException: {}",
+                transport::printable(call.header().name), call.header().seqid,
+                call.context().peer(), transport::printable(text, 512));
+}
+
+std::string Dispatcher::run(const Call& call) {
+  if (auto answer = screen(call)) return std::move(*answer);
+  calls_.inc();
+  std::string what = process(call);
+  if (!what.empty()) return escaped(call, what);
+  if (call.oneway()) return {};
+  std::string reply = workerBuffers().transport->takeReply();
+  noteException(call, reply);
   return reply;
 }
 

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <thrift/TProcessor.h>
@@ -55,6 +56,14 @@ class Dispatcher {
   std::string expire(const Call& call);
 
  private:
+  // The answer to a call that is not to run (expired, malformed, refused).
+  std::optional<std::string> screen(const Call& call);
+  // Runs the processor; what escaped it, or "" (the reply waits in this
+  // worker's buffers).
+  std::string process(const Call& call);
+  std::string escaped(const Call& call, const std::string& what);
+  // Counts and logs a reply that is a TApplicationException.
+  void noteException(const Call& call, std::string_view reply);
   std::string refuse(const Call& call, const std::string& reason);
   std::string malformed(const Call& call, transport::WireErrc why);
 

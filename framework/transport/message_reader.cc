@@ -149,66 +149,74 @@ Scan UnframedScanner::step(Cursor& in, WireErrc& err) {
   return fail(err, WireErrc::kBadFieldType);
 }
 
+Scan UnframedScanner::need(Cursor& in, size_t n) {
+  return in.skip(n) ? Scan::kComplete : Scan::kNeedMore;
+}
+
+Scan UnframedScanner::sized(uint64_t count, size_t min_item, WireErrc& err) const {
+  // Each item takes at least min_item bytes, so a count that cannot fit in
+  // the limit is refused before any item is looked at.
+  if (count > max_ / min_item) return fail(err, WireErrc::kTooLarge);
+  return Scan::kComplete;
+}
+
 Scan UnframedScanner::skipValue(Cursor& in, uint8_t type, WireErrc& err) {
-  auto need = [&](size_t n) { return in.skip(n) ? Scan::kComplete : Scan::kNeedMore; };
-  auto sized = [&](uint64_t count, size_t min_item) -> Scan {
-    // Each item takes at least min_item bytes, so a count that cannot fit in
-    // the limit is refused before any item is looked at.
-    if (count > max_ / min_item) return fail(err, WireErrc::kTooLarge);
-    return Scan::kComplete;
-  };
+  return protocol_ == Protocol::kBinary ? skipBinaryValue(in, type, err)
+                                        : skipCompactValue(in, type, err);
+}
 
-  if (protocol_ == Protocol::kBinary) {
-    switch (type) {
-      case kBBool:
-      case kBByte:
-        return need(1);
-      case kBI16:
-        return need(2);
-      case kBI32:
-        return need(4);
-      case kBDouble:
-      case kBI64:
-        return need(8);
-      case kBUuid:
-        return need(16);
-      case kBString: {
-        uint32_t len = 0;
-        if (!in.be32(len)) return Scan::kNeedMore;
-        if (static_cast<int32_t>(len) < 0) return fail(err, WireErrc::kNegativeSize);
-        if (len > max_) return fail(err, WireErrc::kTooLarge);
-        return need(len);
-      }
-      case kBStruct:
-        return push({Kind::kStruct}, err);
-      case kBSet:
-      case kBList: {
-        uint8_t elem = 0;
-        uint32_t count = 0;
-        if (!in.u8(elem) || !in.be32(count)) return Scan::kNeedMore;
-        if (static_cast<int32_t>(count) < 0) return fail(err, WireErrc::kNegativeSize);
-        if (Scan s = sized(count, 1); s != Scan::kComplete) return s;
-        return push({Kind::kList, elem, 0, false, count}, err);
-      }
-      case kBMap: {
-        uint8_t key = 0, value = 0;
-        uint32_t count = 0;
-        if (!in.u8(key) || !in.u8(value) || !in.be32(count)) return Scan::kNeedMore;
-        if (static_cast<int32_t>(count) < 0) return fail(err, WireErrc::kNegativeSize);
-        if (Scan s = sized(count, 2); s != Scan::kComplete) return s;
-        return push({Kind::kMap, key, value, false, count}, err);
-      }
-      default:
-        return fail(err, WireErrc::kBadFieldType);
+Scan UnframedScanner::skipBinaryValue(Cursor& in, uint8_t type, WireErrc& err) {
+  switch (type) {
+    case kBBool:
+    case kBByte:
+      return need(in, 1);
+    case kBI16:
+      return need(in, 2);
+    case kBI32:
+      return need(in, 4);
+    case kBDouble:
+    case kBI64:
+      return need(in, 8);
+    case kBUuid:
+      return need(in, 16);
+    case kBString: {
+      uint32_t len = 0;
+      if (!in.be32(len)) return Scan::kNeedMore;
+      if (static_cast<int32_t>(len) < 0) return fail(err, WireErrc::kNegativeSize);
+      if (len > max_) return fail(err, WireErrc::kTooLarge);
+      return need(in, len);
     }
+    case kBStruct:
+      return push({Kind::kStruct}, err);
+    case kBSet:
+    case kBList: {
+      uint8_t elem = 0;
+      uint32_t count = 0;
+      if (!in.u8(elem) || !in.be32(count)) return Scan::kNeedMore;
+      if (static_cast<int32_t>(count) < 0) return fail(err, WireErrc::kNegativeSize);
+      if (Scan s = sized(count, 1, err); s != Scan::kComplete) return s;
+      return push({Kind::kList, elem, 0, false, count}, err);
+    }
+    case kBMap: {
+      uint8_t key = 0, value = 0;
+      uint32_t count = 0;
+      if (!in.u8(key) || !in.u8(value) || !in.be32(count)) return Scan::kNeedMore;
+      if (static_cast<int32_t>(count) < 0) return fail(err, WireErrc::kNegativeSize);
+      if (Scan s = sized(count, 2, err); s != Scan::kComplete) return s;
+      return push({Kind::kMap, key, value, false, count}, err);
+    }
+    default:
+      return fail(err, WireErrc::kBadFieldType);
   }
+}
 
+Scan UnframedScanner::skipCompactValue(Cursor& in, uint8_t type, WireErrc& err) {
   uint64_t v = 0;
   switch (type) {
     case kCTrue:
     case kCFalse:  // a bool inside a container is one byte
     case kCByte:
-      return need(1);
+      return need(in, 1);
     case kCI16:
       return detail::scanVarint(in, v, 3, err);
     case kCI32:
@@ -216,13 +224,13 @@ Scan UnframedScanner::skipValue(Cursor& in, uint8_t type, WireErrc& err) {
     case kCI64:
       return detail::scanVarint(in, v, 10, err);
     case kCDouble:
-      return need(8);
+      return need(in, 8);
     case kCUuid:
-      return need(16);
+      return need(in, 16);
     case kCBinary: {
       if (Scan s = detail::scanVarint(in, v, 5, err); s != Scan::kComplete) return s;
       if (v > max_) return fail(err, WireErrc::kTooLarge);
-      return need(v);
+      return need(in, v);
     }
     case kCStruct:
       return push({Kind::kStruct}, err);
@@ -234,7 +242,7 @@ Scan UnframedScanner::skipValue(Cursor& in, uint8_t type, WireErrc& err) {
       if (count == 15) {
         if (Scan s = detail::scanVarint(in, count, 5, err); s != Scan::kComplete) return s;
       }
-      if (Scan s = sized(count, 1); s != Scan::kComplete) return s;
+      if (Scan s = sized(count, 1, err); s != Scan::kComplete) return s;
       return push({Kind::kList, static_cast<uint8_t>(size_type & 0x0f), 0, false,
                    static_cast<uint32_t>(count)},
                   err);
@@ -245,7 +253,7 @@ Scan UnframedScanner::skipValue(Cursor& in, uint8_t type, WireErrc& err) {
       if (count == 0) return Scan::kComplete;  // an empty map has no type byte
       uint8_t types = 0;
       if (!in.u8(types)) return Scan::kNeedMore;
-      if (Scan s = sized(count, 2); s != Scan::kComplete) return s;
+      if (Scan s = sized(count, 2, err); s != Scan::kComplete) return s;
       return push({Kind::kMap, static_cast<uint8_t>(types >> 4), static_cast<uint8_t>(types & 0x0f),
                    false, static_cast<uint32_t>(count)},
                   err);

@@ -69,6 +69,12 @@ class UnframedScanner {
 
   Scan step(Cursor& in, WireErrc& err);
   Scan skipValue(Cursor& in, uint8_t type, WireErrc& err);
+  Scan skipBinaryValue(Cursor& in, uint8_t type, WireErrc& err);
+  Scan skipCompactValue(Cursor& in, uint8_t type, WireErrc& err);
+  // kNeedMore unless `n` more bytes are there (they are skipped).
+  static Scan need(Cursor& in, size_t n);
+  // kTooLarge if `count` items of at least `min_item` bytes exceed the limit.
+  Scan sized(uint64_t count, size_t min_item, WireErrc& err) const;
   Scan push(Level level, WireErrc& err);
 
   Protocol protocol_;
