@@ -123,9 +123,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"DIGEST-MD5", "auth", false}, Case{"DIGEST-MD5", "auth-int", false},
                       Case{"DIGEST-MD5", "auth-conf", false}, Case{"DIGEST-MD5", "auth", true},
                       Case{"DIGEST-MD5", "auth-int", true}, Case{"DIGEST-MD5", "auth-conf", true}),
-    [](const auto& info) {
-      std::string name = std::get<0>(info.param) + "_" + std::get<1>(info.param) +
-                         (std::get<2>(info.param) ? "_tls" : "_tcp");
+    [](const auto& test) {
+      std::string name = std::get<0>(test.param) + "_" + std::get<1>(test.param) +
+                         (std::get<2>(test.param) ? "_tls" : "_tcp");
       for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
       return name;
     });
@@ -159,8 +159,8 @@ TEST_P(Gssapi, AuthenticatesWithTheTicketCacheAtEveryProtection) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryQop, Gssapi, ::testing::Values("auth", "auth-int", "auth-conf"),
-                         [](const auto& info) {
-                           std::string name = info.param;
+                         [](const auto& test) {
+                           std::string name = test.param;
                            for (char& c : name) c = c == '-' ? '_' : c;
                            return name;
                          });

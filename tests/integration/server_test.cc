@@ -155,7 +155,7 @@ TEST_P(StockClientTest, MessageOverTheLimitClosesOnlyThatConnection) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllStockStacks, StockClientTest, ::testing::ValuesIn(testing::kAllStacks),
-                         [](const auto& info) { return testing::stackName(info.param); });
+                         [](const auto& test) { return testing::stackName(test.param); });
 
 TEST(Server, TwoHundredConcurrentClients) {
   TestServer server({.io_threads = 2, .workers = 4});

@@ -21,9 +21,13 @@ namespace {
 
 // One crowd member: connect, then rounds of write-request, read-replies.
 struct Member : std::enable_shared_from_this<Member> {
-  Member(asio::io_context& ctx, const std::string& request, size_t replies, size_t rounds,
-         CrowdResult& result)
-      : socket(ctx), request(request), replies(replies), rounds(rounds), result(result) {}
+  Member(asio::io_context& ctx, const std::string& request_bytes, size_t replies_per_round,
+         size_t round_count, CrowdResult& crowd)
+      : socket(ctx),
+        request(request_bytes),
+        replies(replies_per_round),
+        rounds(round_count),
+        result(crowd) {}
 
   void start(uint16_t port) {
     socket.async_connect({asio::ip::make_address("127.0.0.1"), port},

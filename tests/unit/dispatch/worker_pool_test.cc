@@ -91,7 +91,7 @@ TEST_F(PoolFixture, RefusesWhenQueueIsFullAndLeavesCallWithCaller) {
   std::promise<std::string> running, queued, refused;
   auto a = makeCall([](auto& c) { c.send_echo("block"); }, running);
   auto b = makeCall([](auto& c) { c.send_echo("b"); }, queued);
-  auto c = makeCall([](auto& c) { c.send_echo("c"); }, refused);
+  auto c = makeCall([](auto& client) { client.send_echo("c"); }, refused);
   ASSERT_TRUE(pool.trySubmit(a));
   ASSERT_TRUE(handler->gate.waitForWaiting(1));
   ASSERT_TRUE(pool.trySubmit(b));

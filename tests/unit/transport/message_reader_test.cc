@@ -169,7 +169,7 @@ TEST_P(MessageReaderStacks, RefusesMessageOverTheLimitBeforeBufferingIt) {
 
 INSTANTIATE_TEST_SUITE_P(AllStockStacks, MessageReaderStacks,
                          ::testing::ValuesIn(testing::kAllStacks),
-                         [](const auto& info) { return testing::stackName(info.param); });
+                         [](const auto& test) { return testing::stackName(test.param); });
 
 WireErrc feedAll(std::string_view bytes, uint32_t max = kDefaultMaxMessageBytes) {
   MessageReader reader(max);
