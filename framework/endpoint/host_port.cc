@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include <fmt/format.h>
+
 namespace thrum::endpoint {
 
 std::optional<TcpAddress> parseHostPort(std::string_view text, std::string& error) {
@@ -50,8 +52,9 @@ std::optional<Endpoint> parseSpec(std::string_view text, std::string& error,
   }
   auto address = parseHostPort(text, error);
   if (!address) {
-    error =
-        "'" + std::string(text) + "' is neither an endpoint string nor HOST:PORT (" + error + ")";
+    // Formatted: GCC 12 at -O3 misreads "'" + std::string(...) and its
+    // appends here as an overlapping memcpy (-Werror=restrict).
+    error = fmt::format("'{}' is neither an endpoint string nor HOST:PORT ({})", text, error);
     return std::nullopt;
   }
   Endpoint ep;
