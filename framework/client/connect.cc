@@ -168,25 +168,23 @@ std::shared_ptr<TSocket> openSocket(const endpoint::ConnectEndpoint& ep, Connect
                                                     : unix_ep.path);
 }
 
-// What the SASL transport needs, from the endpoint string and the options;
-// false, with `error`, if the password file cannot be read.
-bool saslOptions(const endpoint::ConnectEndpoint& ep, const ConnectOptions& options,
-                 SaslClientTransport::Options& so, std::string& error) {
-  so.mech = ep.sasl->mech;
-  so.user = ep.sasl->user;
-  so.password = options.sasl_password;
-  if (!ep.sasl->password_file.empty() &&
-      !readPasswordFile(ep.sasl->password_file, so.password, error)) {
-    return false;
+// The SASL transport over `socket`, as the endpoint string and the options
+// say; null, with `error`, if the password file cannot be read.
+std::shared_ptr<SaslClientTransport> saslTransport(std::shared_ptr<TSocket> socket,
+                                                   const endpoint::ConnectEndpoint& ep,
+                                                   const ConnectOptions& options,
+                                                   std::string& error) {
+  SaslClientTransport::Options so = *ep.sasl;
+  std::string password = options.sasl_password;
+  if (!so.password_file.empty() && !readPasswordFile(so.password_file, password, error)) {
+    return nullptr;
   }
-  so.service = ep.sasl->service;
-  so.hostname = ep.sasl->hostname;
   if (so.hostname.empty()) {
     const auto* tcp = std::get_if<endpoint::TcpConnect>(&ep.where);
     so.hostname = tcp ? tcp->host : "localhost";
   }
-  so.qop = ep.sasl->qop;
-  return true;
+  return std::make_shared<SaslClientTransport>(std::move(socket), std::move(so),
+                                               std::move(password));
 }
 
 }  // namespace
@@ -210,9 +208,8 @@ Result<Connection> connect(std::string_view endpoint, const ConnectOptions& opti
   std::shared_ptr<SaslClientTransport> sasl;
   if (ep->sasl) {
     // The protocol sits directly on the SASL transport, as every SASL peer has it.
-    SaslClientTransport::Options so;
-    if (!saslOptions(*ep, options, so, error)) return failed(error);
-    sasl = std::make_shared<SaslClientTransport>(socket, so);
+    sasl = saslTransport(socket, *ep, options, error);
+    if (!sasl) return failed(error);
     c.transport = sasl;
   } else if (options.framed) {
     c.transport = std::make_shared<apache::thrift::transport::TFramedTransport>(socket);

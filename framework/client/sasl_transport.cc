@@ -27,8 +27,9 @@ namespace {
 }  // namespace
 
 SaslClientTransport::SaslClientTransport(
-    std::shared_ptr<apache::thrift::transport::TTransport> inner, Options options)
-    : inner_(std::move(inner)), options_(std::move(options)) {}
+    std::shared_ptr<apache::thrift::transport::TTransport> inner, Options options,
+    std::string password)
+    : inner_(std::move(inner)), options_(std::move(options)), password_(std::move(password)) {}
 
 SaslClientTransport::~SaslClientTransport() = default;
 
@@ -70,8 +71,8 @@ uint8_t SaslClientTransport::receiveMessage(std::string& payload) {
 
 void SaslClientTransport::negotiate() {
   std::string error;
-  session_ = sasl::Session::forClient(options_.service, options_.hostname, options_.user,
-                                      options_.password, error);
+  session_ = sasl::Session::forClient(options_.service, options_.hostname, options_.user, password_,
+                                      error);
   if (!session_) fail(error);
   if (!session_->setSecurityProperties(options_.qop, error)) fail(error);
   exchange(start());

@@ -2,9 +2,8 @@
 // clients, speaking the wire Java's TSaslClientTransport speaks, over any
 // transport (a TSocket, a TSSLSocket). Cyrus SASL does the mechanism work.
 //
-//   SaslClientTransport::Options o{.mech = "SCRAM-SHA-256", .user = "alice",
-//                                  .password = secret};
-//   auto sasl = std::make_shared<SaslClientTransport>(socket, o);
+//   SaslClientTransport::Options o{.mech = "SCRAM-SHA-256", .user = "alice"};
+//   auto sasl = std::make_shared<SaslClientTransport>(socket, o, password);
 //   bench::BenchClient client(std::make_shared<TBinaryProtocol>(sasl));
 //   sasl->open();  // connects, negotiates; throws with the server's reason
 //
@@ -20,6 +19,8 @@
 
 #include <thrift/transport/TVirtualTransport.h>
 
+#include "thrum/endpoint/endpoint_string.h"
+
 namespace thrum::transport::sasl {
 class SecurityLayer;
 class Session;
@@ -30,17 +31,13 @@ namespace thrum {
 class SaslClientTransport
     : public apache::thrift::transport::TVirtualTransport<SaslClientTransport> {
  public:
-  struct Options {
-    std::string mech;      // PLAIN, SCRAM-SHA-256, DIGEST-MD5, GSSAPI, ...
-    std::string user;      // not for GSSAPI (the Kerberos cache says who)
-    std::string password;  // for password mechanisms
-    std::string service = "thrift";
-    std::string hostname;  // the server's name as its principal has it (GSSAPI, DIGEST-MD5)
-    std::vector<std::string> qop{"auth", "auth-int", "auth-conf"};  // acceptable, any order
-  };
+  // What an endpoint string's sasl= keys say (endpoint_string.h); its
+  // password_file is for thrum::connect() to read: the transport takes the
+  // password itself (for password mechanisms; not for GSSAPI).
+  using Options = endpoint::SaslClientOptions;
 
-  SaslClientTransport(std::shared_ptr<apache::thrift::transport::TTransport> inner,
-                      Options options);
+  SaslClientTransport(std::shared_ptr<apache::thrift::transport::TTransport> inner, Options options,
+                      std::string password);
   ~SaslClientTransport() override;
 
   bool isOpen() const override;
@@ -72,6 +69,7 @@ class SaslClientTransport
 
   std::shared_ptr<apache::thrift::transport::TTransport> inner_;
   Options options_;
+  std::string password_;
   // The Cyrus session while negotiating; then the security layer holds it
   // (auth-int, auth-conf) or it is gone (auth).
   std::unique_ptr<transport::sasl::Session> session_;
