@@ -2,7 +2,7 @@
 // data: the same bytes as rendering in-process; a hung or too slow render
 // killed at its time limit; a crashed process named and replaced; time
 // paused not counted; start-up failures named.
-#include "services/tile/render_process.h"
+#include "services/tile/render/render_process.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -17,7 +17,7 @@
 
 #include <gtest/gtest.h>
 
-#include "services/tile/renderer.h"
+#include "services/tile/render/renderer.h"
 #include "tests/support/wait.h"
 #include "thrum/io/task_pool.h"
 

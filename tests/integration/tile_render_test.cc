@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-#include "services/tile/renderer.h"
+#include "services/tile/render/renderer.h"
 
 #include <mapnik/image.hpp>
 #include <mapnik/image_any.hpp>

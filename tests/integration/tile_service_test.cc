@@ -1,7 +1,7 @@
 // The tile service over real sockets with real Mapnik and the world data:
 // thrum's server, the Thrift handler, the render queue and the cache, called
 // by the stock generated C++ client.
-#include "services/tile/tile_service.h"
+#include "services/tile/service/tile_service.h"
 
 #include <filesystem>
 #include <fstream>
@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "TileService.h"
-#include "services/tile/render_process.h"
+#include "services/tile/render/render_process.h"
 #include "tests/support/tile_stack.h"
 #include "tests/support/wait.h"
 #include "thrum/client/connect.h"

@@ -1,6 +1,6 @@
 // RenderQueue with a fake backend: threads, coalescing, the order live and
 // background work come out in, refusal, cancellation and failures.
-#include "services/tile/render_queue.h"
+#include "services/tile/render/render_queue.h"
 
 #include <atomic>
 #include <future>

@@ -1,6 +1,6 @@
 // The server-to-render-process messages: round trips, every cut and lie
 // refused with a reason, and frames moved over a real socket pair.
-#include "services/tile/render_wire.h"
+#include "services/tile/render/render_wire.h"
 
 #include <sys/socket.h>
 #include <unistd.h>

@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "services/tile/render_queue.h"
-#include "services/tile/tile_math.h"
+#include "services/tile/core/tile_math.h"
+#include "services/tile/core/types.h"
 #include "thrum/io/task_pool.h"
 
 namespace mapnik {

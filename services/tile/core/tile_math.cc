@@ -1,4 +1,4 @@
-#include "services/tile/tile_math.h"
+#include "services/tile/core/tile_math.h"
 
 #include <algorithm>
 #include <cmath>
@@ -51,6 +51,20 @@ TileId tileAt(double lon, double lat, int z) {
   double y = (1.0 - std::asinh(std::tan(lat_rad)) / std::numbers::pi) / 2.0 * n;
   auto cell = [&](double v) { return static_cast<int>(std::clamp(std::floor(v), 0.0, n - 1)); };
   return {z, cell(x), cell(y)};
+}
+
+std::vector<MetatileId> metatilesCovering(const TileId& nw, const TileId& se) {
+  std::vector<MetatileId> out;
+  MetatileId first = metatileOf(nw);
+  for (int mx = first.x; mx <= se.x; mx += kMetatileSize) {
+    for (int my = first.y; my <= se.y; my += kMetatileSize) out.push_back({nw.z, mx, my});
+  }
+  return out;
+}
+
+int64_t metatileCount(const TileId& nw, const TileId& se) {
+  MetatileId a = metatileOf(nw), b = metatileOf(se);
+  return int64_t{(b.x - a.x) / kMetatileSize + 1} * ((b.y - a.y) / kMetatileSize + 1);
 }
 
 }  // namespace thrum::tile

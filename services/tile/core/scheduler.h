@@ -35,20 +35,9 @@
 #include <tuple>
 #include <vector>
 
-#include "services/tile/tile_math.h"
+#include "services/tile/core/types.h"
 
 namespace thrum::tile {
-
-enum class Priority : int { kInteractive = 0, kPrefetch = 1, kDirty = 2, kBulk = 3 };
-constexpr int kPriorities = 4;
-const char* toString(Priority p);
-
-struct MetatileKey {
-  std::string style;
-  MetatileId m;
-  friend auto operator<=>(const MetatileKey&, const MetatileKey&) = default;
-  friend bool operator==(const MetatileKey&, const MetatileKey&) = default;
-};
 
 using WaiterId = uint64_t;
 

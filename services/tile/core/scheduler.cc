@@ -1,22 +1,8 @@
-#include "services/tile/scheduler.h"
+#include "services/tile/core/scheduler.h"
 
 #include <algorithm>
 
 namespace thrum::tile {
-
-const char* toString(Priority p) {
-  switch (p) {
-    case Priority::kInteractive:
-      return "interactive";
-    case Priority::kPrefetch:
-      return "prefetch";
-    case Priority::kDirty:
-      return "dirty";
-    case Priority::kBulk:
-      return "bulk";
-  }
-  return "?";
-}
 
 Scheduler::Scheduler(Options options) : options_(options) {}
 

@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "services/tile/tile_math.h"
+#include "services/tile/core/tile_math.h"
 
 namespace thrum::tile {
 

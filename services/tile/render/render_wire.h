@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "services/tile/scheduler.h"
+#include "services/tile/core/types.h"
 
 namespace thrum::tile::wire {
 

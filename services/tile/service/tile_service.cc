@@ -1,4 +1,4 @@
-#include "services/tile/tile_service.h"
+#include "services/tile/service/tile_service.h"
 
 #include <algorithm>
 #include <future>
@@ -276,8 +276,7 @@ int32_t TileServiceHandler::markRangeDirty(const std::string& style, int32_t min
   }
   int64_t total = 0;
   for (int z = min_zoom; z <= max_zoom; ++z) {
-    TileId a = tileAt(west, north, z), b = tileAt(east, south, z);
-    total += ((b.x / 8) - (a.x / 8) + 1) * int64_t{(b.y / 8) - (a.y / 8) + 1};
+    total += metatileCount(tileAt(west, north, z), tileAt(east, south, z));
   }
   if (total > options_.max_range_metatiles) {
     invalid("the range holds " + std::to_string(total) + " metatiles, more than " +
@@ -285,14 +284,11 @@ int32_t TileServiceHandler::markRangeDirty(const std::string& style, int32_t min
   }
   int32_t marked = 0;
   for (int z = min_zoom; z <= max_zoom; ++z) {
-    TileId a = tileAt(west, north, z), b = tileAt(east, south, z);
-    for (int mx = a.x & ~7; mx <= b.x; mx += 8) {
-      for (int my = a.y & ~7; my <= b.y; my += 8) {
-        MetatileKey key{style, {z, mx, my}};
-        if (!cache_.markDirty(key)) continue;  // no file: nothing to refresh
-        queue_.submit(key, Priority::kDirty);  // if full, the next hit queues it
-        ++marked;
-      }
+    for (MetatileId m : metatilesCovering(tileAt(west, north, z), tileAt(east, south, z))) {
+      MetatileKey key{style, m};
+      if (!cache_.markDirty(key)) continue;  // no file: nothing to refresh
+      queue_.submit(key, Priority::kDirty);  // if full, the next hit queues it
+      ++marked;
     }
   }
   return marked;

@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "services/tile/render_wire.h"
-#include "services/tile/renderer.h"
+#include "services/tile/render/render_wire.h"
+#include "services/tile/render/renderer.h"
 #include "thrum/io/task_pool.h"
 
 namespace {

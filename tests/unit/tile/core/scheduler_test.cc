@@ -1,4 +1,4 @@
-#include "services/tile/scheduler.h"
+#include "services/tile/core/scheduler.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "services/tile/render_queue.h"
+#include "services/tile/render/render_queue.h"
 
 #include <pthread.h>
 

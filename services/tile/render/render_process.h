@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "services/tile/render_queue.h"
+#include "services/tile/render/backend.h"
 
 namespace thrum::tile {
 

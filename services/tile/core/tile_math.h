@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace thrum::tile {
 
@@ -49,6 +50,11 @@ inline MetatileId metatileOf(const TileId& t) {
 inline int metaIndex(const TileId& t) {
   return (t.x & (kMetatileSize - 1)) * kMetatileSize + (t.y & (kMetatileSize - 1));
 }
+
+// The metatiles that hold the tiles from `nw` to `se` (one zoom; `nw` the
+// north-west corner), in x then y order, and how many they are.
+std::vector<MetatileId> metatilesCovering(const TileId& nw, const TileId& se);
+int64_t metatileCount(const TileId& nw, const TileId& se);
 
 struct Bounds {
   double min_x, min_y, max_x, max_y;  // EPSG:3857 metres

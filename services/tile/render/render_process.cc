@@ -1,4 +1,4 @@
-#include "services/tile/render_process.h"
+#include "services/tile/render/render_process.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -13,7 +13,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "services/tile/render_wire.h"
+#include "services/tile/render/render_wire.h"
 
 extern char** environ;
 

@@ -1,4 +1,4 @@
-#include "services/tile/tile_math.h"
+#include "services/tile/core/tile_math.h"
 
 #include <gtest/gtest.h>
 
@@ -53,6 +53,20 @@ TEST(TileMath, TileAtKnownPlaces) {
   EXPECT_EQ(tileAt(-0.1, 0.1, 1), (TileId{1, 0, 0}));
   EXPECT_EQ(tileAt(10.75, 59.91, 6), (TileId{6, 33, 18}));  // Oslo
   EXPECT_EQ(tileAt(180, -90, 3), (TileId{3, 7, 7}));        // clamped to the world
+}
+
+TEST(TileMath, MetatilesCoveringARangeOfTiles) {
+  // z6: tiles 7..17 x 3..8 touch metatile columns 0, 8, 16 and rows 0, 8.
+  auto ms = metatilesCovering({6, 7, 3}, {6, 17, 8});
+  ASSERT_EQ(ms.size(), 6u);
+  EXPECT_EQ(ms.front(), (MetatileId{6, 0, 0}));
+  EXPECT_EQ(ms[1], (MetatileId{6, 0, 8}));
+  EXPECT_EQ(ms.back(), (MetatileId{6, 16, 8}));
+  EXPECT_EQ(metatileCount({6, 7, 3}, {6, 17, 8}), 6);
+  // Below z3 the whole world is one metatile.
+  EXPECT_EQ(metatilesCovering({1, 0, 0}, {1, 1, 1}), (std::vector<MetatileId>{{1, 0, 0}}));
+  EXPECT_EQ(metatileCount({1, 0, 0}, {1, 1, 1}), 1);
+  EXPECT_EQ(metatileCount({4, 3, 3}, {4, 3, 3}), 1);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "services/tile/tile_cache.h"
+#include "services/tile/storage/tile_cache.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,7 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "services/tile/meta_file.h"
+#include "services/tile/storage/meta_file.h"
 
 namespace thrum::tile {
 namespace {

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "services/tile/render_process.h"
-#include "services/tile/tile_service.h"
+#include "services/tile/render/render_process.h"
+#include "services/tile/service/tile_service.h"
 #include "thrum/thrum.h"
 
 namespace {

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "TileService.h"
-#include "services/tile/render_queue.h"
-#include "services/tile/tile_cache.h"
+#include "services/tile/render/render_queue.h"
+#include "services/tile/storage/tile_cache.h"
 
 namespace thrum::tile {
 

@@ -28,34 +28,10 @@
 #include <thread>
 #include <vector>
 
-#include "services/tile/scheduler.h"
+#include "services/tile/core/scheduler.h"
+#include "services/tile/render/backend.h"
 
 namespace thrum::tile {
-
-// A map style a backend renders: its name, its Mapnik XML file, and where
-// the style's relative datasource paths point.
-struct StyleSource {
-  std::string name;      // as clients name it ("world")
-  std::string xml;       // Mapnik XML file
-  std::string data_dir;  // shapefiles
-};
-
-// What a backend knows of the job it renders.
-struct RenderJob {
-  MetatileKey key;
-  bool background = false;  // started as dirty or bulk work
-};
-
-class RenderBackend {
- public:
-  virtual ~RenderBackend() = default;
-  // The metatile's PNGs by metaIndex(); false with `error` when it failed.
-  virtual bool render(const RenderJob& job, std::vector<std::string>& pngs, std::string& error) = 0;
-  // Called from another thread while render() runs, or between renders:
-  // stop using the CPU until setPaused(false). Time paused is not render
-  // time. A backend that cannot pause ignores it.
-  virtual void setPaused(bool paused) { (void)paused; }
-};
 
 struct RenderOutcome {
   bool ok = false;

@@ -22,7 +22,7 @@
 #include <thrift/TApplicationException.h>
 
 #include "TileService.h"
-#include "services/tile/tile_math.h"
+#include "services/tile/core/tile_math.h"
 #include "thrum/client/connect.h"
 
 namespace {

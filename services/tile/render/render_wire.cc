@@ -1,4 +1,4 @@
-#include "services/tile/render_wire.h"
+#include "services/tile/render/render_wire.h"
 
 #include <poll.h>
 #include <sys/socket.h>

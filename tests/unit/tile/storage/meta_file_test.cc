@@ -1,4 +1,4 @@
-#include "services/tile/meta_file.h"
+#include "services/tile/storage/meta_file.h"
 
 #include <unistd.h>
 

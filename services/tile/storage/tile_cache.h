@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "services/tile/scheduler.h"
-#include "services/tile/tile_math.h"
+#include "services/tile/core/tile_math.h"
+#include "services/tile/core/types.h"
 
 namespace thrum::tile {
 

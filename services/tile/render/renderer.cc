@@ -1,4 +1,4 @@
-#include "services/tile/renderer.h"
+#include "services/tile/render/renderer.h"
 
 #include <algorithm>
 #include <atomic>
@@ -9,7 +9,7 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "services/tile/meta_file.h"
+#include "services/tile/storage/meta_file.h"
 
 #include <mapnik/agg_renderer.hpp>
 #include <mapnik/datasource_cache.hpp>
