@@ -110,12 +110,9 @@ int seed(api::TileServiceClient& client, const std::string& style, int lo, int h
     batch.clear();
   };
   for (int z = lo; z <= hi; ++z) {
-    TileId a = tileAt(west, north, z), b = tileAt(east, south, z);
-    for (int x = a.x & ~7; x <= b.x; x += 8) {
-      for (int y = a.y & ~7; y <= b.y; y += 8) {
-        batch.push_back(request({style, z, x, y}, api::Priority::BULK));
-        if (batch.size() == 500) flush();
-      }
+    for (MetatileId m : metatilesCovering(tileAt(west, north, z), tileAt(east, south, z))) {
+      batch.push_back(request({style, z, m.x, m.y}, api::Priority::BULK));
+      if (batch.size() == 500) flush();
     }
   }
   flush();
@@ -139,6 +136,95 @@ int seed(api::TileServiceClient& client, const std::string& style, int lo, int h
   std::fprintf(stderr, "\n");
   std::cout << queued << " metatiles queued for " << style << " z" << lo << "-" << hi << "\n";
   return 0;
+}
+
+// thrum-tile get: one tile to a PNG file.
+void getTile(api::TileServiceClient& client, const std::string& tile_text, std::string out_file,
+             const std::string& priority, int deadline_ms) {
+  Address a = parseAddress(tile_text);
+  api::TileRequest r =
+      request(a, priority == "prefetch" ? api::Priority::PREFETCH : api::Priority::INTERACTIVE);
+  if (deadline_ms > 0) r.__set_deadline_ms(deadline_ms);
+  api::Tile tile;
+  client.getTile(tile, r);
+  if (out_file.empty()) {
+    out_file = a.style + "-" + std::to_string(a.z) + "-" + std::to_string(a.x) + "-" +
+               std::to_string(a.y) + ".png";
+  }
+  std::ofstream(out_file, std::ios::binary) << tile.png;
+  std::cout << out_file << ": " << tile.png.size() << " bytes, "
+            << (tile.source == api::Source::CACHE ? "from the cache" : "rendered")
+            << (tile.render_ms > 0 ? " in " + std::to_string(tile.render_ms) + " ms" : "")
+            << ", version " << tile.version << "\n";
+}
+
+// thrum-tile dirty: tiles, or a style's zoom range (and box).
+void markDirty(api::TileServiceClient& client, const std::vector<std::string>& what,
+               const std::string& zooms, const std::string& bbox) {
+  int32_t n = 0;
+  if (!zooms.empty()) {
+    int lo, hi;
+    parseZooms(zooms, lo, hi);
+    api::BoundingBox box;
+    if (!bbox.empty()) box = parseBox(bbox);
+    n = client.markRangeDirty(what.at(0), lo, hi, box);
+  } else {
+    std::vector<api::TileRequest> tiles;
+    for (const auto& t : what) tiles.push_back(request(parseAddress(t), api::Priority::DIRTY));
+    n = client.markDirty(tiles);
+  }
+  std::cout << n << " metatiles marked dirty\n";
+}
+
+void showStatus(api::TileServiceClient& client, const std::string& tile_text) {
+  Address a = parseAddress(tile_text);
+  api::MetatileStatus s;
+  client.status(s, a.style, a.z, a.x, a.y);
+  std::cout << stateName(s.state);
+  if (s.__isset.queued_as) std::cout << " as " << priorityName(s.queued_as);
+  if (s.__isset.cached_at_ms) std::cout << ", written at " << s.cached_at_ms << " ms";
+  std::cout << (s.dirty ? ", dirty" : "") << "\n";
+}
+
+void showStats(api::TileServiceClient& client) {
+  api::Stats s;
+  client.stats(s);
+  std::cout << "requests " << s.requests << ", cache hits " << s.cache_hits << ", renders "
+            << s.renders << " (" << s.render_failures << " failed, mean " << s.mean_render_ms
+            << " ms), coalesced " << s.coalesced << ", promoted " << s.promoted << ", overloaded "
+            << s.overloaded << ", rendering " << s.rendering << "\n";
+  for (const auto& q : s.queues) {
+    std::cout << "  " << priorityName(q.priority) << ": " << q.queued << " of " << q.capacity
+              << " queued\n";
+  }
+}
+
+void showMaps(api::TileServiceClient& client) {
+  std::vector<api::MapInfo> maps;
+  client.listMaps(maps);
+  for (const auto& m : maps) std::cout << m.name << " z" << m.min_zoom << "-" << m.max_zoom << "\n";
+}
+
+// Runs `action`, turning the service's exceptions into a message and the
+// exit status thrum-tile documents.
+template <class Action>
+int reporting(Action action) {
+  try {
+    return action();
+  } catch (const api::InvalidRequest& e) {
+    std::cerr << "thrum-tile: invalid request: " << e.reason << "\n";
+    return 2;
+  } catch (const api::Overloaded& e) {
+    std::cerr << "thrum-tile: overloaded (" << priorityName(e.full_class) << "): " << e.reason
+              << "; retry in " << e.retry_after_ms << " ms\n";
+    return 3;
+  } catch (const api::RenderFailed& e) {
+    std::cerr << "thrum-tile: render failed: " << e.reason << "\n";
+    return 4;
+  } catch (const std::exception& e) {
+    std::cerr << "thrum-tile: " << e.what() << "\n";
+    return 1;
+  }
 }
 
 }  // namespace
@@ -186,23 +272,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   api::TileServiceClient client(conn->protocol);
-  try {
+  return reporting([&] {
     if (get->parsed()) {
-      Address a = parseAddress(tile_text);
-      api::TileRequest r =
-          request(a, priority == "prefetch" ? api::Priority::PREFETCH : api::Priority::INTERACTIVE);
-      if (deadline_ms > 0) r.__set_deadline_ms(deadline_ms);
-      api::Tile tile;
-      client.getTile(tile, r);
-      if (out_file.empty()) {
-        out_file = a.style + "-" + std::to_string(a.z) + "-" + std::to_string(a.x) + "-" +
-                   std::to_string(a.y) + ".png";
-      }
-      std::ofstream(out_file, std::ios::binary) << tile.png;
-      std::cout << out_file << ": " << tile.png.size() << " bytes, "
-                << (tile.source == api::Source::CACHE ? "from the cache" : "rendered")
-                << (tile.render_ms > 0 ? " in " + std::to_string(tile.render_ms) + " ms" : "")
-                << ", version " << tile.version << "\n";
+      getTile(client, tile_text, out_file, priority, deadline_ms);
     } else if (seed_cmd->parsed()) {
       int lo, hi;
       parseZooms(zooms, lo, hi);
@@ -210,59 +282,14 @@ int main(int argc, char** argv) {
       if (!bbox.empty()) box = parseBox(bbox);
       return seed(client, style, lo, hi, bbox.empty() ? nullptr : &box);
     } else if (dirty->parsed()) {
-      int32_t n = 0;
-      if (!dirty_zooms.empty()) {
-        int lo, hi;
-        parseZooms(dirty_zooms, lo, hi);
-        api::BoundingBox box;
-        if (!dirty_bbox.empty()) box = parseBox(dirty_bbox);
-        n = client.markRangeDirty(dirty_args.at(0), lo, hi, box);
-      } else {
-        std::vector<api::TileRequest> tiles;
-        for (const auto& t : dirty_args)
-          tiles.push_back(request(parseAddress(t), api::Priority::DIRTY));
-        n = client.markDirty(tiles);
-      }
-      std::cout << n << " metatiles marked dirty\n";
+      markDirty(client, dirty_args, dirty_zooms, dirty_bbox);
     } else if (status->parsed()) {
-      Address a = parseAddress(status_tile);
-      api::MetatileStatus s;
-      client.status(s, a.style, a.z, a.x, a.y);
-      std::cout << stateName(s.state);
-      if (s.__isset.queued_as) std::cout << " as " << priorityName(s.queued_as);
-      if (s.__isset.cached_at_ms) std::cout << ", written at " << s.cached_at_ms << " ms";
-      std::cout << (s.dirty ? ", dirty" : "") << "\n";
+      showStatus(client, status_tile);
     } else if (app.got_subcommand("stats")) {
-      api::Stats s;
-      client.stats(s);
-      std::cout << "requests " << s.requests << ", cache hits " << s.cache_hits << ", renders "
-                << s.renders << " (" << s.render_failures << " failed, mean " << s.mean_render_ms
-                << " ms), coalesced " << s.coalesced << ", promoted " << s.promoted
-                << ", overloaded " << s.overloaded << ", rendering " << s.rendering << "\n";
-      for (const auto& q : s.queues) {
-        std::cout << "  " << priorityName(q.priority) << ": " << q.queued << " of " << q.capacity
-                  << " queued\n";
-      }
+      showStats(client);
     } else {
-      std::vector<api::MapInfo> maps;
-      client.listMaps(maps);
-      for (const auto& m : maps) {
-        std::cout << m.name << " z" << m.min_zoom << "-" << m.max_zoom << "\n";
-      }
+      showMaps(client);
     }
-  } catch (const api::InvalidRequest& e) {
-    std::cerr << "thrum-tile: invalid request: " << e.reason << "\n";
-    return 2;
-  } catch (const api::Overloaded& e) {
-    std::cerr << "thrum-tile: overloaded (" << priorityName(e.full_class) << "): " << e.reason
-              << "; retry in " << e.retry_after_ms << " ms\n";
-    return 3;
-  } catch (const api::RenderFailed& e) {
-    std::cerr << "thrum-tile: render failed: " << e.reason << "\n";
-    return 4;
-  } catch (const std::exception& e) {
-    std::cerr << "thrum-tile: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }
