@@ -17,6 +17,7 @@
 
 #include "tests/support/clients.h"
 #include "tests/support/status.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_handler.h"
 #include "thrum/client/connect.h"
 #include "thrum/server/server.h"
@@ -32,19 +33,7 @@ using apache::thrift::protocol::TBinaryProtocol;
 using apache::thrift::transport::TFramedTransport;
 using apache::thrift::transport::TSocket;
 
-// A fresh directory under /tmp, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "thrum-test-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 // A stock framed/binary client over a unix socket ("\0name" for abstract).
 std::string echoOverUnix(const std::string& path, const std::string& payload) {

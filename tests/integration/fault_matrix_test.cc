@@ -52,6 +52,7 @@
 #include "tests/support/many_clients.h"
 #include "tests/support/openssl_peer.h"
 #include "tests/support/sasldb.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_handler.h"
 #include "tests/support/test_pki.h"
 #include "tests/support/tile_stack.h"
@@ -598,8 +599,8 @@ TEST(FaultMatrix, TenThousandConnectionsOpenedAndDroppedAtOnce) {
 
 TEST(FaultMatrix, SigtermWhileNegotiationsWaitOnABlockedAuthPool) {
   holdShutdownSignals();  // before any thread of this test exists
-  std::string pattern = (std::filesystem::temp_directory_path() / "thrum-authd-XXXXXX").string();
-  std::string dir = mkdtemp(pattern.data());
+  testing::TempDir tmp("thrum-authd");
+  const std::string& dir = tmp.path();
   testing::FakeSaslauthd saslauthd(dir + "/mux", {{"alice", "secret"}});
   FaultServer s({.drain_timeout = 5s, .auth_threads = 2, .auth_queue = 64}, false, false,
                 {"tcp:port=0:interface=127.0.0.1:sasl=required:mechs=PLAIN:realm=THRUM.TEST:"
@@ -627,7 +628,6 @@ TEST(FaultMatrix, SigtermWhileNegotiationsWaitOnABlockedAuthPool) {
   EXPECT_EQ(s.server->openConnections(), 0u);
   EXPECT_EQ(saslauthd.checks(), 2) << "the queued negotiations were dropped, never checked";
   for (auto& client : waiting) client->readUntilClosed();  // each one closed
-  std::filesystem::remove_all(dir);
 }
 
 TEST(FaultMatrix, TlsGarbage) {
@@ -908,14 +908,12 @@ TEST(FaultMatrix, AClientThatNeverReads) {
 class SmallDisk {
  public:
   explicit SmallDisk(size_t bytes) : options_("size=" + std::to_string(bytes)) {
-    std::string pattern = (std::filesystem::temp_directory_path() / "thrum-disk-XXXXXX").string();
-    dir = mkdtemp(pattern.data());
+    dir = tmp_.path();
     mounted_ = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, options_.c_str()) == 0;
     if (!mounted_) why = std::strerror(errno);
   }
   ~SmallDisk() {
-    if (mounted_) ::umount2(dir.c_str(), MNT_DETACH);
-    std::filesystem::remove_all(dir);
+    if (mounted_) ::umount2(dir.c_str(), MNT_DETACH);  // then tmp_ removes it
   }
   bool mounted() const { return mounted_; }
   void readOnly(bool ro) {
@@ -944,6 +942,7 @@ class SmallDisk {
   std::string dir, why;
 
  private:
+  testing::TempDir tmp_{"thrum-disk"};
   std::string options_;
   bool mounted_ = false;
 };
@@ -1023,8 +1022,8 @@ TEST(FaultMatrix, TheTileCacheOnAFullOrReadOnlyDisk) {
 }
 
 TEST(FaultMatrix, ACorruptMetaFile) {
-  std::string pattern = (std::filesystem::temp_directory_path() / "thrum-tiles-XXXXXX").string();
-  std::string dir = mkdtemp(pattern.data());
+  testing::TempDir tmp("thrum-tiles");
+  const std::string& dir = tmp.path();
   {
     testing::TileStack stack(dir);
     auto c = stack.client();
@@ -1053,7 +1052,6 @@ TEST(FaultMatrix, ACorruptMetaFile) {
     EXPECT_EQ(stack.cache().corrupt(), 2);
     EXPECT_TRUE(hits.waitForHits(5));
   }
-  std::filesystem::remove_all(dir);
 }
 
 // The thrum-tile-render processes this process started.
@@ -1084,8 +1082,8 @@ tile::api::TileRequest uncached(int n) {
 }
 
 TEST(FaultMatrix, RenderProcessesKilledMidRenderUnderLoad) {
-  std::string pattern = (std::filesystem::temp_directory_path() / "thrum-tiles-XXXXXX").string();
-  std::string dir = mkdtemp(pattern.data());
+  testing::TempDir tmp("thrum-tiles");
+  const std::string& dir = tmp.path();
   {
     testing::TileStack stack(dir);
     auto c = stack.client();
@@ -1130,7 +1128,6 @@ TEST(FaultMatrix, RenderProcessesKilledMidRenderUnderLoad) {
       }
     }
   }
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "tests/support/clients.h"
 #include "tests/support/fake_saslauthd.h"
 #include "tests/support/status.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_handler.h"
 #include "tests/support/wait.h"
 #include "thrum/endpoint/socket.h"
@@ -93,8 +94,8 @@ class Peer {
 
 TEST(SaslScale, TwoThousandAuthenticatedConnectionsCallWhileNegotiationsBlock) {
   endpoint::raiseOpenFileLimit();
-  std::string dir = std::filesystem::temp_directory_path() / "thrum-saslauthd-XXXXXX";
-  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  testing::TempDir tmp("thrum-saslauthd");
+  const std::string& dir = tmp.path();
   {
     testing::FakeSaslauthd saslauthd(dir + "/mux", {{"alice", "secret"}});
     auto handler = std::make_shared<testing::TestHandler>();
@@ -160,12 +161,11 @@ TEST(SaslScale, TwoThousandAuthenticatedConnectionsCallWhileNegotiationsBlock) {
     EXPECT_EQ(saslauthd.checks(), kConnections + 2) << "every password went to saslauthd";
     peers.clear();
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST(SaslScale, AFullAuthPoolAnswersServerBusyAndServesTheRest) {
-  std::string dir = std::filesystem::temp_directory_path() / "thrum-saslauthd-XXXXXX";
-  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  testing::TempDir tmp("thrum-saslauthd");
+  const std::string& dir = tmp.path();
   {
     testing::FakeSaslauthd saslauthd(dir + "/mux", {{"alice", "secret"}});
     Server server(std::make_shared<bench::BenchProcessor>(std::make_shared<testing::TestHandler>()),
@@ -190,7 +190,6 @@ TEST(SaslScale, AFullAuthPoolAnswersServerBusyAndServesTheRest) {
     EXPECT_EQ(queued.read(5), message(5, ""));
     EXPECT_EQ(server.metrics().value("sasl.authenticated"), 2);
   }
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "TileService.h"
 #include "services/tile/render/render_process.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/tile_stack.h"
 #include "tests/support/wait.h"
 #include "thrum/client/connect.h"
@@ -39,11 +40,9 @@ class TileService : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(fs::exists(kData + "/countries.shp"))
         << "no world data in " << kData << ": run deploy/prepare-data.sh";
-    std::string pattern = (fs::temp_directory_path() / "thrum-tiles-XXXXXX").string();
-    dir_ = mkdtemp(pattern.data());
   }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string dir_;
+  testing::TempDir tmp_{"thrum-tiles"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(TileService, ASecondRequestIsServedFromTheCache) {

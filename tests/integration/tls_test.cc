@@ -25,6 +25,7 @@
 #include "tests/support/clients.h"
 #include "tests/support/openssl_peer.h"
 #include "tests/support/status.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_handler.h"
 #include "tests/support/test_pki.h"
 #include "tests/support/wait.h"
@@ -64,15 +65,7 @@ struct TlsServer {
   int64_t metric(const char* name) const { return server->metrics().value(name); }
 };
 
-// A fresh directory under /tmp, removed with the object.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "thrum-tls-XXXXXX").string();
-    path = mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using testing::TempDir;
 
 // The stock Thrift C++ TLS client: TSSLSocketFactory, verifying the server.
 struct SslClient {
@@ -232,7 +225,7 @@ TEST(Tls, ClientConnectFromATlsEndpointString) {
 TEST(Tls, ClientConnectOverAUnixSocket) {
   TestPki pki;
   TempDir tmp;
-  const std::string& dir = tmp.path;
+  const std::string& dir = tmp.path();
   std::string path = dir + "/tls.sock";
   Server server(std::make_shared<bench::BenchProcessor>(std::make_shared<testing::TestHandler>()));
   ASSERT_TRUE(succeeded(
@@ -339,7 +332,7 @@ TEST(Tls, SessionsResumeWithTls13TicketsAndTls12SessionIds) {
 TEST(Tls, OverAUnixSocket) {
   TestPki pki;
   TempDir dir;
-  std::string path = dir.path + "/tls.sock";
+  std::string path = dir / "tls.sock";
   auto handler = std::make_shared<testing::TestHandler>();
   Server server(std::make_shared<bench::BenchProcessor>(handler));
   ASSERT_TRUE(succeeded(

@@ -2,12 +2,11 @@
 // THRUM.TEST, application "thrum"), removed with the object.
 #pragma once
 
-#include <stdlib.h>
-
 #include <cstdlib>
-#include <filesystem>
 #include <stdexcept>
 #include <string>
+
+#include "tests/support/temp_dir.h"
 
 namespace thrum::testing {
 
@@ -17,13 +16,9 @@ inline constexpr const char* kRealm = "THRUM.TEST";
 class Sasldb {
  public:
   Sasldb() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "thrum-sasl-XXXXXX").string();
-    dir = mkdtemp(pattern.data());
-    path = dir + "/sasldb";
     add("alice", "secret");
     add("bob", "hunter2");
   }
-  ~Sasldb() { std::filesystem::remove_all(dir); }
 
   void add(const std::string& user, const std::string& password) {
     std::string cmd = "printf '%s' '" + password + "' | saslpasswd2 -f " + path + " -u " + kRealm +
@@ -31,7 +26,12 @@ class Sasldb {
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("saslpasswd2 failed: " + cmd);
   }
 
-  std::string dir, path;
+ private:
+  TempDir tmp_{"thrum-sasl"};
+
+ public:
+  std::string dir = tmp_.path();
+  std::string path = dir + "/sasldb";
 };
 
 }  // namespace thrum::testing

@@ -85,8 +85,6 @@ EVP_PKEY* readKey(const std::string& path) {
 }  // namespace
 
 TestPki::TestPki() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "thrum-pki-XXXXXX").string();
-  dir = mkdtemp(pattern.data());
   ca_cert = dir + "/ca.pem";
   ca_key = dir + "/ca.key";
   server_cert = dir + "/server.pem";
@@ -125,10 +123,6 @@ long TestPki::reissueServer() {
   std::filesystem::rename(server_key + ".new", server_key);
   std::filesystem::rename(server_cert + ".new", server_cert);
   return serial;
-}
-
-TestPki::~TestPki() {
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace thrum::testing

@@ -6,16 +6,21 @@
 
 #include <string>
 
+#include "tests/support/temp_dir.h"
+
 namespace thrum::testing {
 
 class TestPki {
  public:
   TestPki();
-  ~TestPki();
   TestPki(const TestPki&) = delete;
   TestPki& operator=(const TestPki&) = delete;
 
-  std::string dir;
+ private:
+  TempDir tmp_{"thrum-pki"};
+
+ public:
+  std::string dir = tmp_.path();
   std::string ca_cert, ca_key;
   std::string server_cert, server_key;  // CN=localhost, SAN localhost, 127.0.0.1, ::1
   // CN=thrum-test-client,O=thrum tests; SANs DNS:thrum-test-client,

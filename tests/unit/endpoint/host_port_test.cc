@@ -1,5 +1,4 @@
 #include "thrum/endpoint/host_port.h"
-#include "thrum/endpoint/listener.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -7,6 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <gtest/gtest.h>
+
+#include "thrum/endpoint/listener.h"
 
 namespace thrum::endpoint {
 namespace {

@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/temp_dir.h"
+
 namespace thrum::transport::sasl {
 namespace {
 
@@ -19,8 +21,6 @@ using State = ServerNegotiation::State;
 class SaslServerNegotiation : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "thrum-sasl-XXXXXX").string();
-    dir_ = mkdtemp(pattern.data());
     std::string cmd =
         "printf secret | saslpasswd2 -f " + dir_ + "/sasldb -u R -a thrum -p -c alice";
     ASSERT_EQ(std::system(cmd.c_str()), 0);
@@ -33,13 +33,13 @@ class SaslServerNegotiation : public ::testing::Test {
     ASSERT_TRUE(checkServerOptions(*o, error)) << error;
     options_ = o;
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::unique_ptr<ServerNegotiation> negotiation() {
     return std::make_unique<ServerNegotiation>(options_);
   }
 
-  std::string dir_;
+  testing::TempDir tmp_{"thrum-sasl"};
+  std::string dir_ = tmp_.path();
   std::shared_ptr<const endpoint::SaslServerOptions> options_;
 };
 

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/temp_dir.h"
+
 namespace thrum::tile {
 namespace {
 
@@ -23,12 +25,8 @@ std::vector<std::string> someTiles(int n) {
 
 class MetaFile : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "thrum-meta-XXXXXX").string();
-    dir_ = mkdtemp(pattern.data());
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string dir_;
+  testing::TempDir tmp_{"thrum-meta"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST(MetaEncoding, HeaderLayoutIsRenderds) {
