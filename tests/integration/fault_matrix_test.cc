@@ -55,6 +55,7 @@
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_handler.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/test_server.h"
 #include "tests/support/tile_stack.h"
 #include "tests/support/wait.h"
 #include "thrum/client/connect.h"
@@ -85,43 +86,30 @@ constexpr size_t kBystanders = 4;
 
 // A server with a plain endpoint (listener 0), and on request a TLS one and
 // a SASL (PLAIN and DIGEST-MD5, sasldb) one, then `more` endpoints.
-struct FaultServer {
+struct FaultParts {
+  FaultParts(bool tls, bool sasl) {
+    if (tls) pki = std::make_unique<testing::TestPki>();
+    if (sasl) db = std::make_unique<testing::Sasldb>();
+  }
+  std::vector<std::string> endpoints(const std::vector<std::string>& more) const {
+    std::vector<std::string> out{testing::kLoopbackPort0};
+    if (pki) out.push_back(testing::tlsEndpoint(*pki));
+    if (db) out.push_back(testing::saslEndpoint(*db, "PLAIN,DIGEST-MD5"));
+    out.insert(out.end(), more.begin(), more.end());
+    return out;
+  }
+  std::unique_ptr<testing::TestPki> pki;
+  std::unique_ptr<testing::Sasldb> db;
+};
+
+struct FaultServer : FaultParts, testing::TestServer {
   explicit FaultServer(ServerOptions options = {}, bool tls = false, bool sasl = false,
                        const std::vector<std::string>& more = {})
-      : handler(std::make_shared<testing::TestHandler>()),
-        server(
-            std::make_unique<Server>(std::make_shared<bench::BenchProcessor>(handler), options)) {
-    listen("tcp:port=0:interface=127.0.0.1");
-    if (tls) {
-      pki = std::make_unique<testing::TestPki>();
-      listen("tls:tcp:port=0:interface=127.0.0.1:cert=" + pki->server_cert +
-             ":key=" + pki->server_key);
-    }
-    if (sasl) {
-      db = std::make_unique<testing::Sasldb>();
-      listen("tcp:port=0:interface=127.0.0.1:sasl=required:mechs=PLAIN,DIGEST-MD5:sasldb=" +
-             db->path + ":realm=" + testing::kRealm + ":hostname=localhost");
-    }
-    for (const auto& spec : more) listen(spec);
-    server->start();
-  }
-  ~FaultServer() {
-    handler->gate.release();
-    (void)server->stop();
-  }
-  void listen(const std::string& spec) { server->listen(spec).orThrow(); }
-
-  uint16_t port(size_t i = 0) const { return server->port(i); }
-  int64_t metric(std::string_view name) const { return server->metrics().value(name); }
+      : FaultParts(tls, sasl), TestServer(options, endpoints(more)) {}
   // Only the bystanders' connections are left.
   bool onlyBystandersLeft() const {
     return waitFor([&] { return server->openConnections() == kBystanders; });
   }
-
-  std::shared_ptr<testing::TestHandler> handler;
-  std::unique_ptr<testing::TestPki> pki;
-  std::unique_ptr<testing::Sasldb> db;
-  std::unique_ptr<Server> server;
 };
 
 // Every call the server took has been answered or counted as dropped (once

@@ -31,6 +31,7 @@
 #include "tests/support/test_handler.h"
 #include "tests/support/test_kdc.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/test_server.h"
 #include "tests/support/wait.h"
 #include "thrum/client/connect.h"
 #include "thrum/server/server.h"
@@ -60,27 +61,21 @@ const Mode kModes[] = {
 // One server: a plain endpoint for bystanders, and SASL offering every
 // mechanism (a sasldb for the password ones, the private KDC's keytab for
 // GSSAPI) over TCP and over TLS.
-struct ChurnServer {
+struct ChurnParts {
   testing::TestKdc kdc;
   testing::Sasldb db;
   testing::TestPki pki;
-  std::shared_ptr<testing::TestHandler> handler = std::make_shared<testing::TestHandler>();
-  std::unique_ptr<Server> server;
 
-  ChurnServer() {
-    server = std::make_unique<Server>(std::make_shared<bench::BenchProcessor>(handler),
-                                      ServerOptions{.handshake_timeout = std::chrono::seconds(60)});
-    std::string sasl =
-        ":sasl=required:mechs=PLAIN,SCRAM-SHA-256,DIGEST-MD5,GSSAPI:sasldb=" + db.path +
-        ":keytab=" + kdc.keytab + ":realm=" + testing::kRealm + ":hostname=localhost";
-    listen("tcp:port=0:interface=127.0.0.1");
-    listen("tcp:port=0:interface=127.0.0.1" + sasl);
-    listen("tls:port=0:interface=127.0.0.1:cert=" + pki.server_cert + ":key=" + pki.server_key +
-           sasl);
-    server->start();
+  std::vector<std::string> endpoints() const {
+    std::string mechs = "PLAIN,SCRAM-SHA-256,DIGEST-MD5,GSSAPI";
+    std::string keytab = ":keytab=" + kdc.keytab;
+    return {testing::kLoopbackPort0, testing::saslEndpoint(db, mechs) + keytab,
+            testing::saslEndpoint(db, mechs, testing::tlsEndpoint(pki)) + keytab};
   }
-  void listen(const std::string& spec) { server->listen(spec).orThrow(); }
-  int64_t metric(const std::string& name) const { return server->metrics().value(name); }
+};
+
+struct ChurnServer : ChurnParts, testing::TestServer {
+  ChurnServer() : TestServer({.handshake_timeout = std::chrono::seconds(60)}, endpoints()) {}
 
   // A client endpoint string for `mode` over TCP or TLS.
   std::string spec(const Mode& mode, bool tls) const {

@@ -23,6 +23,7 @@
 #include "tests/support/test_handler.h"
 #include "tests/support/test_kdc.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/test_server.h"
 #include "tests/support/wait.h"
 #include "thrum/client/connect.h"
 #include "thrum/server/server.h"
@@ -39,22 +40,11 @@ using testing::waitFor;
 using testing::kRealm;
 using testing::Sasldb;
 
-struct SaslServer {
-  Sasldb db;
-  std::shared_ptr<testing::TestHandler> handler = std::make_shared<testing::TestHandler>();
-  std::unique_ptr<Server> server;
-
-  explicit SaslServer(const std::string& prefix = "tcp:port=0:interface=127.0.0.1",
-                      const std::string& extra = "", ServerOptions options = {}) {
-    server = std::make_unique<Server>(std::make_shared<bench::BenchProcessor>(handler), options);
-    std::string spec = prefix +
-                       ":sasl=required:mechs=PLAIN,SCRAM-SHA-256,DIGEST-MD5:sasldb=" + db.path +
-                       ":realm=" + kRealm + ":hostname=localhost" + extra;
-    server->listen(spec).orThrow();
-    server->start();
-  }
-  uint16_t port() const { return server->port(); }
-  int64_t metric(const std::string& name) const { return server->metrics().value(name); }
+struct SaslServer : testing::WithSasldb, testing::TestServer {
+  explicit SaslServer(const std::string& prefix = testing::kLoopbackPort0,
+                      const std::string& extra = "", ServerOptions options = {})
+      : TestServer(options,
+                   {testing::saslEndpoint(db, "PLAIN,SCRAM-SHA-256,DIGEST-MD5", prefix) + extra}) {}
 };
 
 std::string clientSpec(uint16_t port, const std::string& mech, const std::string& user,

@@ -28,6 +28,7 @@
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_handler.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/test_server.h"
 #include "tests/support/wait.h"
 #include "thrum/client/connect.h"
 #include "thrum/server/server.h"
@@ -49,20 +50,9 @@ using apache::thrift::transport::TTransportException;
 using testing::TestPki;
 using testing::waitFor;
 
-struct TlsServer {
-  TestPki pki;
-  std::shared_ptr<testing::TestHandler> handler = std::make_shared<testing::TestHandler>();
-  std::unique_ptr<Server> server;
-
-  explicit TlsServer(const std::string& extra = "", ServerOptions options = {}) {
-    server = std::make_unique<Server>(std::make_shared<bench::BenchProcessor>(handler), options);
-    std::string spec =
-        "tls:port=0:interface=127.0.0.1:cert=" + pki.server_cert + ":key=" + pki.server_key + extra;
-    server->listen(spec).orThrow();
-    server->start();
-  }
-  uint16_t port() const { return server->port(); }
-  int64_t metric(const char* name) const { return server->metrics().value(name); }
+struct TlsServer : testing::WithPki, testing::TestServer {
+  explicit TlsServer(const std::string& extra = "", ServerOptions options = {})
+      : TestServer(options, {testing::tlsEndpoint(pki, extra)}) {}
 };
 
 using testing::TempDir;
