@@ -14,8 +14,8 @@
 
 #include "thrum/io/thread_check.h"
 #include "thrum/server/connection_call.h"
+#include "thrum/server/connection_list.h"
 #include "thrum/server/server_core.h"
-#include "thrum/server/sweeper.h"
 #include "thrum/server/worker_link.h"
 #include "thrum/transport/overload.h"
 #include "thrum/transport/sasl_wire.h"
@@ -39,12 +39,12 @@ std::span<uint8_t> scratch() {
 
 }  // namespace
 
-Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLink& link,
+Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, IoThread& thread,
                        transport::SslContext tls,
                        std::shared_ptr<const endpoint::SaslServerOptions> sasl)
     : socket_(std::move(socket)),
       core_(core),
-      link_(link),
+      thread_(thread),
       admission_(core.limits, info_),
       reader_(core.options.max_message_bytes) {
   info_.id = core_.next_connection_id.fetch_add(1, std::memory_order_relaxed);
@@ -59,7 +59,7 @@ Connection::Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLi
 
 Connection::~Connection() {
   // If it was never closed (its context went first).
-  core_.sweeperFor(socket_.get_executor()).remove(this);
+  thread_.connections.remove(this);
 }
 
 ConnectionSecurity& Connection::securityFacts() {
@@ -84,8 +84,8 @@ void Connection::start() {
     return;
   }
   spdlog::debug("connection {} from {} open", id(), info_.peer);
-  born_ms_ = last_active_ms_ = Sweeper::nowMs();
-  core_.sweeperFor(socket_.get_executor()).add(this);
+  born_ms_ = last_active_ms_ = ConnectionList::nowMs();
+  thread_.connections.add(this);
   // TLS and SASL run under one deadline; a peer that stalls or trickles
   // costs only its own connection. A refused connection gets as long to
   // say something it can be refused in (a call, a SASL message).
@@ -225,7 +225,7 @@ void Connection::onReadable(const boost::system::error_code& wait_ec) {
     return close(CloseReason::kIoError);
   }
 
-  last_active_ms_ = Sweeper::nowMs();  // readable: bytes, or the end
+  last_active_ms_ = ConnectionList::nowMs();  // readable: bytes, or the end
   std::span<uint8_t> buf = scratch();
   for (int i = 0; i < kReadsPerWakeup; ++i) {
     boost::system::error_code ec;
@@ -367,7 +367,7 @@ void Connection::submit(transport::InboundMessage message) {
   dispatch::WorkerPool& pool = core_.lanes.pool(route.lane);
   if (!oneway && route.timeouts.call.count() > 0) {
     int64_t timeout_ms = route.timeouts.call.count();
-    slots_.setDeadline(slot, {.at_ms = Sweeper::nowMs() + timeout_ms,
+    slots_.setDeadline(slot, {.at_ms = ConnectionList::nowMs() + timeout_ms,
                               .timeout_ms = timeout_ms,
                               .seqid = message.header.seqid,
                               .method = message.header.name});
@@ -375,11 +375,11 @@ void Connection::submit(transport::InboundMessage message) {
   std::unique_ptr<dispatch::Call> call = std::make_unique<ConnectionCall>(
       protocol, std::move(message),
       std::shared_ptr<const ConnectionInfo>(shared_from_this(), &info_), headroom(), route.timeouts,
-      *this, link_, slot, core_.options.retry_after);
+      *this, thread_.link, slot, core_.options.retry_after);
   if (pool.trySubmit(call, /*wake=*/false)) {
     ++in_flight_;
     buffer(static_cast<int64_t>(request_bytes));
-    link_.submitted(route.lane);
+    thread_.link.submitted(route.lane);
     return;
   }
   core_.rejected_queue_full.inc();
@@ -464,7 +464,7 @@ void Connection::doWrite() {
   write_buffers_.clear();
   for (const auto& r : writing_) write_buffers_.push_back(asio::buffer(r));
   writing_now_ = true;
-  write_began_ms_ = Sweeper::nowMs();
+  write_began_ms_ = ConnectionList::nowMs();
   // A span, so the operation does not copy the vector.
   asio::async_write(socket_, std::span<const asio::const_buffer>(write_buffers_),
                     [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
@@ -484,7 +484,7 @@ void Connection::onWrite(const boost::system::error_code& ec) {
     return close(reset ? CloseReason::kPeerReset : CloseReason::kIoError);
   }
   core_.replies_written.inc(writing_replies_);
-  last_active_ms_ = Sweeper::nowMs();
+  last_active_ms_ = ConnectionList::nowMs();
   reply_bytes_ -= writing_bytes_;
   buffer(-static_cast<int64_t>(writing_bytes_));
   writing_bytes_ = 0;
@@ -577,7 +577,7 @@ void Connection::close(CloseReason reason) {
   reply_bytes_ = 0;
   boost::system::error_code ignored;
   if (timer_) timer_->cancel();
-  core_.sweeperFor(socket_.get_executor()).remove(this);
+  thread_.connections.remove(this);
   admission_.release();
   socket_.shutdown(endpoint::StreamSocket::shutdown_both, ignored);
   socket_.close(ignored);

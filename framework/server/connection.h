@@ -68,15 +68,16 @@ namespace thrum::server {
 
 class WorkerLink;
 class ServerCore;
-class Sweeper;
+struct IoThread;
+class ConnectionList;
 
 class Connection : public std::enable_shared_from_this<Connection>, private SaslHandshake::Host {
  public:
-  // `link` belongs to the I/O thread the socket is bound to.
+  // `thread` is the I/O thread the socket is bound to.
   // With `tls`, the connection speaks TLS (server side) under the handshake
   // deadline before it reads any request.
   // With `sasl`, it negotiates SASL (after TLS, if any) before any request.
-  Connection(endpoint::StreamSocket socket, ServerCore& core, WorkerLink& link,
+  Connection(endpoint::StreamSocket socket, ServerCore& core, IoThread& thread,
              transport::SslContext tls = nullptr,
              std::shared_ptr<const endpoint::SaslServerOptions> sasl = nullptr);
   ~Connection();
@@ -97,8 +98,8 @@ class Connection : public std::enable_shared_from_this<Connection>, private Sasl
   // timeout already answered is dropped and counted replies.late.
   void onCallDone(uint64_t slot, std::string reply, size_t request_bytes);
 
-  // The sweeper's tick: closes (or drains, past max_age) the connection
-  // if one of its timeouts has fired by `now_ms` (Sweeper::nowMs()).
+  // The sweep's tick: closes (or drains, past max_age) the connection
+  // if one of its timeouts has fired by `now_ms` (ConnectionList::nowMs()).
   void sweep(int64_t now_ms);
 
   static constexpr uint64_t kNoSlot = ~uint64_t{0};
@@ -164,7 +165,7 @@ class Connection : public std::enable_shared_from_this<Connection>, private Sasl
 
   endpoint::StreamSocket socket_;
   ServerCore& core_;
-  WorkerLink& link_;
+  IoThread& thread_;  // its list of connections and its link to the workers
   // Shared with its calls by aliasing this connection's ownership, so it
   // costs no allocation of its own: a call holds its connection through it
   // and hands it back to the I/O thread with the reply (ConnectionCall).
@@ -191,9 +192,9 @@ class Connection : public std::enable_shared_from_this<Connection>, private Sasl
   std::unique_ptr<boost::asio::steady_timer> timer_;  // see armTimer
   std::vector<boost::asio::const_buffer> write_buffers_;
 
-  // Times for the sweeper (Sweeper::nowMs()), and the links of its list
-  // (its I/O thread's: core_.sweeperFor()).
-  friend class Sweeper;
+  // Times for the sweep (ConnectionList::nowMs()), and the links of its
+  // thread's list (thread_.connections).
+  friend class ConnectionList;
   int64_t born_ms_ = 0;
   int64_t last_active_ms_ = 0;  // bytes last arrived, or a write ended
   int64_t write_began_ms_ = 0;  // the write under way began

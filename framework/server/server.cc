@@ -112,9 +112,9 @@ void Server::start() {
     listener->start([core = core_.get()]() -> asio::io_context& { return core->io.next(); },
                     [core = core_.get(), tls = tls_contexts_[i].get(),
                      sasl = sasl_options_[i]](endpoint::StreamSocket socket) {
-                      server::WorkerLink& replies = core->workerLinkFor(socket.get_executor());
+                      server::IoThread& thread = core->threadFor(socket.get_executor());
                       auto connection = std::make_shared<server::Connection>(
-                          std::move(socket), *core, replies, tls->load(), sasl);
+                          std::move(socket), *core, thread, tls->load(), sasl);
                       // Start on the connection's own I/O thread.
                       asio::post(connection->executor(), [connection] { connection->start(); });
                     },

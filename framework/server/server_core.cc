@@ -7,12 +7,12 @@
 
 namespace thrum::server {
 
-bool ConnectionRegistry::add() {
+bool ConnectionCount::add() {
   open_.fetch_add(1);
   return !draining_.load();
 }
 
-void ConnectionRegistry::remove() {
+void ConnectionCount::remove() {
   if (open_.fetch_sub(1) != 1) return;
   // Under the waiters' mutex, so one between its check and its wait
   // cannot miss this.
@@ -20,7 +20,7 @@ void ConnectionRegistry::remove() {
   empty_.notify_all();
 }
 
-bool ConnectionRegistry::waitEmpty(std::chrono::milliseconds timeout) {
+bool ConnectionCount::waitEmpty(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   return empty_.wait_for(lock, timeout, [this] { return open_.load() == 0; });
 }
@@ -65,14 +65,26 @@ ServerCore::ServerCore(std::shared_ptr<apache::thrift::TProcessor> processor,
     tick = std::clamp(tick, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
   }
   for (size_t i = 0; i < io.size(); ++i) {
-    worker_links.push_back(std::make_unique<WorkerLink>(io.context(i), lanes));
-    sweepers.push_back(std::make_unique<Sweeper>(io.context(i), tick));
+    threads.push_back(std::make_unique<IoThread>(io.context(i), lanes, tick));
   }
 }
 
+// The teardown order, in one place (Server::stop() has drained by now, or
+// never started):
+//   1. the I/O threads stop: no handler runs any more;
+//   2. each thread's sweep timer goes, and the replies still queued for it
+//      release their connections, while the io_contexts their sockets
+//      belong to still exist;
+//   3. the io_contexts go (io, a member), destroying the handlers still
+//      queued on them and the connections those held, which remove
+//      themselves from their thread's list;
+//   4. the threads' lists go (threads, a member before io).
 ServerCore::~ServerCore() {
   io.stop();
-  for (auto& s : sweepers) s->stop();
+  for (auto& t : threads) {
+    t->connections.stop();
+    t->link.dropQueued();
+  }
 }
 
 namespace {
@@ -85,17 +97,13 @@ size_t indexOf(io::IoThreads& io, const boost::asio::any_io_executor& executor) 
 }
 }  // namespace
 
-Sweeper& ServerCore::sweeperFor(const boost::asio::any_io_executor& executor) {
-  return *sweepers[indexOf(io, executor)];
-}
-
-WorkerLink& ServerCore::workerLinkFor(const boost::asio::any_io_executor& executor) {
-  return *worker_links[indexOf(io, executor)];
+IoThread& ServerCore::threadFor(const boost::asio::any_io_executor& executor) {
+  return *threads[indexOf(io, executor)];
 }
 
 void ServerCore::forEachConnection(std::function<void(Connection&)> fn) {
   for (size_t i = 0; i < io.size(); ++i) {
-    boost::asio::post(io.context(i), [sweeper = sweepers[i].get(), fn] { sweeper->forEach(fn); });
+    boost::asio::post(io.context(i), [list = &threads[i]->connections, fn] { list->forEach(fn); });
   }
 }
 

@@ -20,19 +20,29 @@
 #include "thrum/server/auth_failures.h"
 #include "thrum/server/close_reason.h"
 #include "thrum/server/connection_limits.h"
+#include "thrum/server/connection_list.h"
 #include "thrum/server/server.h"
-#include "thrum/server/sweeper.h"
 #include "thrum/server/worker_link.h"
 
 namespace thrum::server {
 
 class Connection;
 
+// What one I/O thread owns besides its io_context: its connections (and
+// the clock for their timeouts), and its link to the worker pool. A
+// connection keeps a reference to its thread's, found once when accepted.
+struct IoThread {
+  IoThread(boost::asio::io_context& ctx, dispatch::Lanes& lanes, std::chrono::milliseconds tick)
+      : connections(ctx, tick), link(ctx, lanes) {}
+  ConnectionList connections;
+  WorkerLink link;
+};
+
 // How many connections a server has open, so stop() can wait until none
-// is. The connections themselves are listed by their I/O thread's Sweeper
+// is. The connections themselves are listed by their I/O thread's ConnectionList
 // (ServerCore::forEachConnection), so this costs a connection nothing.
 // Thread-safe.
-class ConnectionRegistry {
+class ConnectionCount {
  public:
   // Counts a connection in (close() counts it out whatever this returns);
   // false once the server is draining: the caller closes at once.
@@ -67,7 +77,7 @@ class ServerCore {
   Metrics& metrics;
   dispatch::Dispatcher dispatcher;
   dispatch::Lanes lanes;
-  ConnectionRegistry registry;
+  ConnectionCount registry;
   ConnectionLimits limits;
 
   Counter& accepted;
@@ -101,17 +111,14 @@ class ServerCore {
   // there; returns before they have run).
   void forEachConnection(std::function<void(Connection&)> fn);
 
-  // The reply queue and the sweeper of the I/O thread that runs `executor`.
-  WorkerLink& workerLinkFor(const boost::asio::any_io_executor& executor);
-  Sweeper& sweeperFor(const boost::asio::any_io_executor& executor);
+  // The I/O thread that runs `executor` (one of io's): a scan of a few.
+  IoThread& threadFor(const boost::asio::any_io_executor& executor);
 
-  // Before io: connections destroyed with the contexts' handlers still
-  // remove themselves from their sweeper (whose timer ~ServerCore drops).
-  std::vector<std::unique_ptr<Sweeper>> sweepers;  // one per I/O thread
-  // Last, so they are destroyed first: handlers still queued on a context
-  // hold connections, which must go before what they point into.
+  // Before io, so that they outlive it: connections destroyed with a
+  // context's queued handlers still remove themselves from their thread's
+  // list. ~ServerCore says the whole order.
+  std::vector<std::unique_ptr<IoThread>> threads;  // one per I/O thread
   io::IoThreads io;
-  std::vector<std::unique_ptr<WorkerLink>> worker_links;  // one per I/O thread
 };
 
 }  // namespace thrum::server

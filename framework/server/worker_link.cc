@@ -52,4 +52,13 @@ void WorkerLink::drain() {
   draining_.clear();
 }
 
+void WorkerLink::dropQueued() {
+  std::vector<Item> pending;
+  {
+    std::lock_guard lock(mu_);
+    pending.swap(pending_);
+  }
+  draining_.clear();
+}
+
 }  // namespace thrum::server

@@ -42,6 +42,10 @@ class WorkerLink {
   void push(std::shared_ptr<Connection> connection, uint64_t slot, std::string reply,
             size_t request_bytes);
 
+  // Drops what is queued, releasing its connections: at teardown, once the
+  // I/O thread has stopped and before its io_context goes (~ServerCore).
+  void dropQueued();
+
  private:
   struct Item {
     std::shared_ptr<Connection> connection;

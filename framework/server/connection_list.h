@@ -1,4 +1,4 @@
-// Sweeper: one I/O thread's list of its open connections, and the clock
+// ConnectionList: one I/O thread's list of its open connections, and the clock
 // for their timeouts (idle, stalled request, stalled write, maximum age).
 // The list is intrusive (two links in each Connection), so it is what
 // stop() walks to reach every connection without a table beside it. One
@@ -9,7 +9,7 @@
 //
 // Everything runs on the I/O thread: connections add and remove
 // themselves there, forEach() is called there, and the timer's handler
-// runs there. A Sweeper outlives
+// runs there. A ConnectionList outlives
 // its io_context (connections destroyed with the context's handlers still
 // remove themselves); its timer does not: stop() it once the I/O threads
 // have stopped.
@@ -27,13 +27,13 @@ namespace thrum::server {
 
 class Connection;
 
-class Sweeper {
+class ConnectionList {
  public:
   // Never ticks while `tick` is zero (no timeout is configured).
-  Sweeper(boost::asio::io_context& ctx, std::chrono::milliseconds tick);
-  ~Sweeper();
-  Sweeper(const Sweeper&) = delete;
-  Sweeper& operator=(const Sweeper&) = delete;
+  ConnectionList(boost::asio::io_context& ctx, std::chrono::milliseconds tick);
+  ~ConnectionList();
+  ConnectionList(const ConnectionList&) = delete;
+  ConnectionList& operator=(const ConnectionList&) = delete;
 
   void add(Connection* c);
   void remove(Connection* c);
